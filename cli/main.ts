@@ -1,0 +1,61 @@
+/** `tide`: one executable whose subcommands are the components and tools (architecture.md, "One CLI"). */
+import { ConfigError } from '../common/errors.js';
+import { UsageError, type CliIo, type CommandRun } from './io.js';
+
+interface CommandEntry {
+  summary: string;
+  load: () => Promise<{ run: CommandRun }>;
+}
+
+/** Every subcommand, loaded lazily so `tide replay` never pays for the proxy's imports. */
+export const COMMANDS: Record<string, CommandEntry> = {
+  up: { summary: 'run the whole data plane on this machine (local backend)', load: () => import('./up.js') },
+  'queue-proxy': { summary: 'run the queue-proxy sidecar (Knative environment variables)', load: () => import('./queue-proxy.js') },
+  activator: { summary: 'run the activator', load: () => import('./activator.js') },
+  autoscaler: { summary: 'run the autoscaler (KPA)', load: () => import('./autoscaler.js') },
+  validate: { summary: 'check autoscaling annotations in Kubernetes YAML', load: () => import('./validate.js') },
+  simulate: { summary: 'replay a traffic trace through the real autoscaler on a virtual clock', load: () => import('./simulate.js') },
+  replay: { summary: 'feed recorded window averages into the decider and print each decision', load: () => import('./replay.js') },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `usage: tide <command> [flags]\n\ncommands:\n${lines.join('\n')}\n\nRun 'tide <command> --help' for a command's flags.\n`;
+}
+
+/** Runs `tide` with `argv` (without node and the script) and resolves to the exit code. Never throws. */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    (name === undefined ? io.stderr : io.stdout).write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === 'version') {
+    const { packageRoot } = await import('../common/paths.js');
+    const { readFileSync } = await import('node:fs');
+    const pkg = JSON.parse(readFileSync(`${packageRoot()}/package.json`, 'utf8')) as { version: string };
+    io.stdout.write(`tide ${pkg.version}\n`);
+    return 0;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    io.stderr.write(`tide: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    const mod = await entry.load();
+    return await mod.run(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`tide ${name}: ${err.message}\n`);
+      return err.exitCode;
+    }
+    if (err instanceof ConfigError) {
+      io.stderr.write(`tide ${name}: invalid configuration:\n${err.problems.map((p) => `  ${p.key}: ${p.message}`).join('\n')}\n`);
+      return 2;
+    }
+    io.stderr.write(`tide ${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,51 @@
+/** Header names shared by the queue-proxy and the activator (knative-reference §a9). Lower-case, as node gives them. */
+
+export const H = {
+  networkProbe: 'k-network-probe',
+  networkHash: 'k-network-hash',
+  proxyRequest: 'k-proxy-request',
+  originalHost: 'k-original-host',
+  passthroughLb: 'k-passthrough-lb',
+  kubeletProbe: 'k-kubelet-probe',
+  servingRevision: 'knative-serving-revision',
+  servingNamespace: 'knative-serving-namespace',
+  servingTag: 'knative-serving-tag',
+  servingDefaultRoute: 'knative-serving-default-route',
+  forwarded: 'forwarded',
+  xForwardedFor: 'x-forwarded-for',
+  xForwardedProto: 'x-forwarded-proto',
+  xForwardedHost: 'x-forwarded-host',
+  userAgent: 'user-agent',
+  retryAfter: 'retry-after',
+} as const;
+
+/** `K-Proxy-Request` value the activator sets, which the queue-proxy counts as proxied. */
+export const PROXY_REQUEST_ACTIVATOR = 'activator';
+
+/** User-Agent prefixes that mark health-check requests (§a6, §a9). */
+export const PROBE_USER_AGENTS = {
+  kubelet: 'kube-probe/',
+  activator: 'Knative-Activator-Probe',
+  autoscaler: 'Knative-Autoscaling-Probe',
+  queueProxy: 'Knative-Queue-Proxy-Probe',
+  ingress: 'Knative-Ingress-Probe',
+} as const;
+
+/** Knative's internal routing headers, removed before a request reaches the app (§a3 step 10). */
+export const INTERNAL_HEADERS: readonly string[] = [H.servingRevision, H.servingNamespace];
+
+/**
+ * Hop-by-hop headers (RFC 9110 §7.6.1): meaningful for one connection only, never forwarded.
+ * Headers named in `Connection` are hop-by-hop too; see the proxy core.
+ */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);

@@ -1,0 +1,50 @@
+// ESLint flat config. Type-checked rules are on because a dropped promise in a proxy is a leaked socket.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'loadtest/**', 'test-output/**', 'eslint.config.js', 'bin/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    rules: {
+      // A promise nobody awaits can hide a failed write or a leaked socket.
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // Logic modules must not read the wall clock or randomness directly: they take them as input.
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['@kubernetes/client-node'], message: 'Only kube/ adapters may import the Kubernetes client.' }],
+      }],
+    },
+  },
+  {
+    // Kubernetes adapters may import the client.
+    files: ['**/kube/**'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+  {
+    // Pure logic: no sockets, timers or clients. Adapters live in http/ and kube/.
+    files: ['autoscaler/aggregation/**', 'autoscaler/scaling/**', 'autoscaler/config/**', 'activator/logic/**', 'proxy/logic/**'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['node:http', 'node:http2', 'node:net', 'undici', 'prom-client', '@kubernetes/client-node', '@grpc/grpc-js'], message: 'Logic modules do no I/O; put this in an http/ or kube/ adapter.' }],
+      }],
+      'no-restricted-properties': ['error',
+        { object: 'Date', property: 'now', message: 'Take the time as an argument (nowMs).' },
+        { object: 'Math', property: 'random', message: 'Take a random source as an argument.' }],
+      'no-restricted-globals': ['error', 'setTimeout', 'setInterval'],
+    },
+  },
+  {
+    files: ['test/**'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/unbound-method': 'off',
+    },
+  },
+);
