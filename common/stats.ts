@@ -10,6 +10,10 @@ export interface Stat {
   processUptimeSeconds: number;
   /** When the period ended (ms since epoch); 0 if unknown. */
   timestampMs: number;
+  /** Activator only: requests waiting for capacity at the end of the period. */
+  queuedRequests?: number;
+  /** Activator only: longest wait for capacity among requests dispatched in the period, in seconds. */
+  maxWaitSeconds?: number;
 }
 
 /** A stat for one revision. */

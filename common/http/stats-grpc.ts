@@ -17,6 +17,8 @@ interface WireStat {
   proxied_request_count?: number;
   process_uptime_seconds?: number;
   timestamp_ms?: string | number;
+  queued_requests?: number;
+  max_wait_seconds?: number;
 }
 interface WireRevisionStat {
   namespace?: string;
@@ -57,6 +59,8 @@ export function statFromWire(w: WireStat | null | undefined): Stat {
     proxiedRequestCount: num(w?.proxied_request_count),
     processUptimeSeconds: num(w?.process_uptime_seconds),
     timestampMs: num(w?.timestamp_ms),
+    ...(w?.queued_requests ? { queuedRequests: num(w.queued_requests) } : {}),
+    ...(w?.max_wait_seconds ? { maxWaitSeconds: num(w.max_wait_seconds) } : {}),
   };
 }
 
@@ -69,6 +73,8 @@ export function statToWire(s: Stat): WireStat {
     proxied_request_count: s.proxiedRequestCount,
     process_uptime_seconds: s.processUptimeSeconds,
     timestamp_ms: s.timestampMs,
+    queued_requests: s.queuedRequests ?? 0,
+    max_wait_seconds: s.maxWaitSeconds ?? 0,
   };
 }
 
