@@ -29,7 +29,7 @@ export default tseslint.config(
   },
   {
     // Pure logic: no sockets, timers or clients. Adapters live in http/ and kube/.
-    files: ['autoscaler/aggregation/**', 'autoscaler/scaling/**', 'autoscaler/config/**', 'activator/logic/**', 'proxy/logic/**'],
+    files: ['autoscaler/aggregation/**', 'autoscaler/scaling/**', 'autoscaler/config/**', 'autoscaler/simulate/**', 'autoscaler/runtime/**', 'activator/logic/**', 'proxy/logic/**'],
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [{ group: ['node:http', 'node:http2', 'node:net', 'undici', 'prom-client', '@kubernetes/client-node', '@grpc/grpc-js'], message: 'Logic modules do no I/O; put this in an http/ or kube/ adapter.' }],
@@ -38,6 +38,15 @@ export default tseslint.config(
         { object: 'Date', property: 'now', message: 'Take the time as an argument (nowMs).' },
         { object: 'Math', property: 'random', message: 'Take a random source as an argument.' }],
       'no-restricted-globals': ['error', 'setTimeout', 'setInterval'],
+    },
+  },
+  {
+    // Plain Node scripts (the example app users copy, test fixture processes): not in a tsconfig, so no type-checked rules.
+    files: ['**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', URL: 'readonly' },
     },
   },
   {

@@ -10,6 +10,7 @@ interface CommandEntry {
 /** Every subcommand, loaded lazily so `tide replay` never pays for the proxy's imports. */
 export const COMMANDS: Record<string, CommandEntry> = {
   up: { summary: 'run the whole data plane on this machine (local backend)', load: () => import('./up.js') },
+  logs: { summary: "print (and follow with -f) a service's replica logs from tide up", load: () => import('./logs.js') },
   'queue-proxy': { summary: 'run the queue-proxy sidecar (Knative environment variables)', load: () => import('./queue-proxy.js') },
   activator: { summary: 'run the activator', load: () => import('./activator.js') },
   autoscaler: { summary: 'run the autoscaler (KPA)', load: () => import('./autoscaler.js') },

@@ -1,6 +1,19 @@
-/** `tide queue-proxy`: not built yet (placeholder, replaced by the issue that delivers it). */
+/** `tide queue-proxy`: the sidecar, configured by Knative's environment variables (proxy/README.md lists them all). */
 import { UsageError, type CliIo } from './io.js';
 
-export function run(_argv: string[], _io: CliIo): Promise<number> {
-  return Promise.reject(new UsageError('not implemented yet', 3));
+const HELP = `usage: tide queue-proxy
+
+Runs the queue-proxy sidecar. Configured only through the environment (Knative's names, plus TIDE_* settings);
+see proxy/README.md. Logs JSON lines to stderr; exits 0 after a clean drain on SIGTERM.
+`;
+
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stdout.write(HELP);
+    return 0;
+  }
+  if (argv.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(argv[0])}; configure with environment variables`);
+  const { runQueueProxy } = await import('../proxy/main.js');
+  const { createLogger } = await import('../common/logger.js');
+  return runQueueProxy(io.env, createLogger('queue-proxy', io.env['TIDE_LOG_LEVEL'] ?? 'info'));
 }

@@ -5,6 +5,12 @@ export const ERROR_CODES = {
   // Configuration and input.
   CONFIG_INVALID: 0,
   INPUT_INVALID: 400,
+  // shared proxy core (common/http)
+  HTTP_BAD_REQUEST: 400,
+  HTTP_HEADERS_TOO_LARGE: 431,
+  HTTP_BODY_TOO_LARGE: 413,
+  HTTP_UPSTREAM_ERROR: 502,
+  HTTP_UPSTREAM_TIMEOUT: 504,
   // queue-proxy
   QP_QUEUE_FULL: 503,
   QP_CIRCUIT_OPEN: 503,

@@ -1,0 +1,23 @@
+import * as net from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { systemClock } from '/work/main/dist/common/clock.js';
+import { createListener } from '/work/main/dist/common/http/server.js';
+import { silentLogger } from '/work/main/dist/common/logger.js';
+import { buildActivator } from '/work/main/dist/activator/app.js';
+import { StaticEndpointsSource, StaticRevisionSource } from '/work/main/dist/activator/static-source.js';
+setFlagsFromString('--expose-gc'); const gc = runInNewContext('gc');
+const revisions = new StaticRevisionSource([{ namespace: 'default', revision: 'hello', hosts: ['hello.localhost'], containerConcurrency: 0, timeoutSeconds: 60, responseStartTimeoutSeconds: 60, idleTimeoutSeconds: 0 }]);
+const app = buildActivator({ revisions, endpoints: new StaticEndpointsSource(), stats: { report: () => Promise.resolve(), isReachable: () => true }, clock: systemClock, random: Math.random, logger: silentLogger() });
+app.start();
+const l = createListener({ handler: app.handler });
+const port = await l.listen(0, '127.0.0.1');
+gc(); const m0 = process.memoryUsage();
+const N = 20, SIZE = 5 * 1024 * 1024;
+const socks = [];
+for (let i = 0; i < N; i++) { const s = net.connect(port, '127.0.0.1', () => { s.write(`POST / HTTP/1.1\r\nHost: hello.localhost\r\nContent-Length: ${SIZE}\r\n\r\n`); s.write(Buffer.alloc(SIZE, 120)); }); s.on('error', () => {}); socks.push(s); }
+await new Promise(r => setTimeout(r, 1500));
+gc(); const m1 = process.memoryUsage();
+console.log('held', app.revisionState('default','hello')?.waiting, 'client bytes still unsent per socket (MB)', (socks.reduce((a, s) => a + s.writableLength, 0) / N / 1048576).toFixed(2));
+console.log('activator heap+external+ab delta per request (KB)', (((m1.heapUsed + m1.external + m1.arrayBuffers) - (m0.heapUsed + m0.external + m0.arrayBuffers)) / N / 1024).toFixed(1));
+process.exit(0);

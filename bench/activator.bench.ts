@@ -1,0 +1,276 @@
+/**
+ * `npm run bench activator`: the activator's cost, measured side by side in one run.
+ * 1. Cold-start overhead: a burst of 1,000 requests held at zero; from the moment the first pod's queue-proxy is ready
+ *    (its endpoint is published) to the moment each held request reaches it. Goal: p99 < 10 ms.
+ * 2. Throughput in the path: requests/s through the activator (proxy mode, pod healthy) as a ratio to straight to
+ *    the pod, same client, same run.
+ * 3. Memory: bytes per held request with 10,000 requests held (heap + external + array buffers and RSS deltas).
+ * The pod, the client sockets and the load generator live in child processes, so the activator's process does only
+ * the activator's work and its memory is its own. Everything is bounded in count and time.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { createRequire } from 'node:module';
+import { systemClock } from '../common/clock.js';
+import { createListener } from '../common/http/server.js';
+import { silentLogger } from '../common/logger.js';
+import { buildActivator, type Activator } from '../activator/app.js';
+import { StaticEndpointsSource, StaticRevisionSource } from '../activator/static-source.js';
+
+type Log = (line: string) => void;
+
+/** A child that opens `n` raw sockets, each sending one GET for hello.localhost, and reports when all are written. */
+const CLIENT_SCRIPT = `
+const net = require('node:net');
+const [port, n] = process.argv.slice(2).map(Number);
+const socks = [];
+let written = 0, done = 0;
+for (let i = 0; i < n; i++) {
+  const s = net.connect(port, '127.0.0.1', () => {
+    s.write('GET /r' + i + ' HTTP/1.1\\r\\nHost: hello.localhost\\r\\nConnection: close\\r\\n\\r\\n', () => {
+      if (++written === n) process.send({ written });
+    });
+  });
+  s.on('data', () => {});
+  s.on('error', () => {});
+  s.on('close', () => { if (++done === n) process.send({ done }); });
+  socks.push(s);
+}
+process.on('message', (m) => { if (m === 'exit') { for (const s of socks) s.destroy(); process.exit(0); } });
+`;
+
+/** A pod (queue-proxy stand-in): answers the §b4 probe, records arrival times (epoch ms, sub-ms precision). */
+const POD_SCRIPT = `
+const http = require('node:http');
+const arrivals = [];
+const server = http.createServer((req, res) => {
+  if (req.url === '/healthz') return res.end('queue');
+  arrivals.push(performance.timeOrigin + performance.now());
+  res.end('ok');
+});
+server.keepAliveTimeout = 5000;
+server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => process.send({ port: server.address().port }));
+process.on('message', (m) => {
+  if (m === 'arrivals') process.send({ arrivals });
+  if (m === 'exit') { server.closeAllConnections(); process.exit(0); }
+});
+`;
+
+/** A load generator: autocannon in its own process, printing its result as JSON. */
+const LOAD_SCRIPT = `
+const autocannon = require(process.argv[2]);
+autocannon({ url: process.argv[3], connections: 32, duration: 3, headers: { host: 'hello.localhost' } }, (err, r) => {
+  process.send(err ? { error: String(err) } : { rps: r.requests.average, errors: r.errors, non2xx: r.non2xx });
+  process.exit(0);
+});
+`;
+
+interface Pod {
+  address: string;
+  arrivals(): Promise<number[]>;
+  close(): Promise<void>;
+}
+
+function forkScript(dir: string, name: string, source: string, args: string[]): ChildProcess {
+  const file = join(dir, name);
+  writeFileSync(file, source);
+  return fork(file, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+}
+
+function nextMessage<T>(child: ChildProcess, key: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMsg = (m: Record<string, unknown>): void => {
+      if (key in m) {
+        child.off('message', onMsg);
+        resolve(m as T);
+      }
+    };
+    child.on('message', onMsg);
+    child.once('exit', () => reject(new Error(`${key}: child exited`)));
+  });
+}
+
+async function startPod(dir: string): Promise<Pod> {
+  const child = forkScript(dir, 'pod.cjs', POD_SCRIPT, []);
+  const { port } = await nextMessage<{ port: number }>(child, 'port');
+  return {
+    address: `127.0.0.1:${port}`,
+    async arrivals() {
+      const got = nextMessage<{ arrivals: number[] }>(child, 'arrivals');
+      child.send('arrivals');
+      return (await got).arrivals;
+    },
+    close: () => stopChild(child),
+  };
+}
+
+async function load(dir: string, url: string): Promise<{ rps: number; errors: number; non2xx: number }> {
+  const entry = createRequire(import.meta.url).resolve('autocannon');
+  const child = forkScript(dir, 'load.cjs', LOAD_SCRIPT, [entry, url]);
+  const r = await new Promise<{ rps?: number; errors?: number; non2xx?: number; error?: string }>((resolve) => {
+    child.once('message', (m: { rps?: number; errors?: number; non2xx?: number; error?: string }) => resolve(m));
+    child.once('exit', () => resolve({ error: 'load generator exited without a result' }));
+  });
+  if (r.error !== undefined) throw new Error(r.error);
+  return { rps: r.rps ?? 0, errors: r.errors ?? 0, non2xx: r.non2xx ?? 0 };
+}
+
+async function startActivator(config: Record<string, number> = {}): Promise<{ app: Activator; port: number; endpoints: StaticEndpointsSource; close(): Promise<void> }> {
+  const revisions = new StaticRevisionSource([
+    { namespace: 'default', revision: 'hello', hosts: ['hello.localhost'], containerConcurrency: 0, timeoutSeconds: 60, responseStartTimeoutSeconds: 60, idleTimeoutSeconds: 0 },
+  ]);
+  const endpoints = new StaticEndpointsSource();
+  const app = buildActivator({
+    revisions,
+    endpoints,
+    stats: { report: () => Promise.resolve(), isReachable: () => true },
+    clock: systemClock,
+    random: Math.random,
+    logger: silentLogger(),
+    config: { maxWaitingPerRevision: 20_000, maxWaitingTotal: 20_000, drainDelayMs: 0, ...config },
+  });
+  app.start();
+  const listener = createListener({ handler: app.handler });
+  const port = await listener.listen(0, '127.0.0.1');
+  return {
+    app,
+    port,
+    endpoints,
+    async close() {
+      await listener.close({ timeoutMs: 2000 });
+      await app.stop();
+    },
+  };
+}
+
+function startClients(dir: string, port: number, n: number): { child: ChildProcess; written: Promise<void>; done: Promise<void> } {
+  const child = forkScript(dir, 'clients.cjs', CLIENT_SCRIPT, [String(port), String(n)]);
+  let onWritten!: () => void;
+  let onDone!: () => void;
+  const written = new Promise<void>((r) => (onWritten = r));
+  const done = new Promise<void>((r) => (onDone = r));
+  child.on('message', (m: { written?: number; done?: number }) => {
+    if (m.written !== undefined) onWritten();
+    if (m.done !== undefined) onDone();
+  });
+  return { child, written, done };
+}
+
+async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((r) => {
+    if (child.exitCode !== null) return r();
+    const t = setTimeout(() => child.kill('SIGKILL'), 2000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      r();
+    });
+    child.send('exit');
+  });
+}
+
+async function coldStart(log: Log, dir: string): Promise<void> {
+  const N = 1000;
+  const act = await startActivator();
+  const pod = await startPod(dir);
+  const clients = startClients(dir, act.port, N);
+  try {
+    await clients.written;
+    const held = await until(() => act.app.revisionState('default', 'hello')?.waiting === N, 15_000);
+    if (!held) {
+      log(`cold start: only ${act.app.revisionState('default', 'hello')?.waiting ?? 0}/${N} requests held in time; skipped`);
+      return;
+    }
+    // The pod's queue-proxy is ready (listening, answering probes); its endpoint is published now.
+    const t0 = performance.timeOrigin + performance.now();
+    act.endpoints.set('default', 'hello', [{ name: 'pod-1', address: pod.address, ready: true }]);
+    await clients.done;
+    const lat = (await pod.arrivals()).map((t) => t - t0).sort((a, b) => a - b);
+    const p99 = pct(lat, 99);
+    log(`cold start, burst of ${N} held requests (CC 0, one pod): first ${lat[0]?.toFixed(2)} ms, p50 ${pct(lat, 50).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, last ${lat.at(-1)?.toFixed(2)} ms (arrived ${lat.length}/${N})`);
+    log(`  goal p99 < 10 ms: ${p99 < 10 && lat.length === N ? 'MET' : 'MISSED'}`);
+  } finally {
+    await stopChild(clients.child);
+    await act.close();
+    await pod.close();
+  }
+}
+
+async function throughput(log: Log, dir: string): Promise<void> {
+  const act = await startActivator();
+  const pod = await startPod(dir);
+  act.endpoints.set('default', 'hello', [{ name: 'pod-1', address: pod.address, ready: true }]);
+  await until(() => act.app.revisionState('default', 'hello')?.healthyPods === 1, 5000);
+  try {
+    await load(dir, `http://${pod.address}/`); // warm-up
+    const direct = await load(dir, `http://${pod.address}/`);
+    const via = await load(dir, `http://127.0.0.1:${act.port}/`);
+    const ratio = via.rps / direct.rps;
+    log(`throughput (32 connections, 3 s each): direct ${direct.rps.toFixed(0)} req/s, via activator ${via.rps.toFixed(0)} req/s, ratio ${ratio.toFixed(2)} (errors ${via.errors}, non-2xx ${via.non2xx})`);
+    log('  (client, activator and pod are separate processes on one 2-core machine; the ratio is the figure to compare)');
+  } finally {
+    await act.close();
+    await pod.close();
+  }
+}
+
+function gc(): void {
+  setFlagsFromString('--expose-gc');
+  const g = runInNewContext('gc') as () => void;
+  g();
+  g();
+}
+
+function mem(): { heap: number; rss: number } {
+  gc();
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed + m.external + m.arrayBuffers, rss: m.rss };
+}
+
+async function memory(log: Log, dir: string): Promise<void> {
+  const N = 10_000;
+  const act = await startActivator();
+  const before = mem();
+  const clients = startClients(dir, act.port, N);
+  try {
+    await clients.written;
+    const held = await until(() => act.app.revisionState('default', 'hello')?.waiting === N, 30_000);
+    const waiting = act.app.revisionState('default', 'hello')?.waiting ?? 0;
+    const after = mem();
+    const perHeap = (after.heap - before.heap) / Math.max(1, waiting);
+    const perRss = (after.rss - before.rss) / Math.max(1, waiting);
+    log(`memory with ${waiting}/${N} requests held${held ? '' : ' (not all arrived in 30 s)'}: ${perHeap.toFixed(0)} B/request (JS heap + external), ${perRss.toFixed(0)} B/request (RSS)`);
+    log(`  bounded by maxWaitingTotal (default 20,000) → at most ~${((perRss * 20_000) / 1024 / 1024).toFixed(0)} MiB held, however long the outage`);
+  } finally {
+    await stopChild(clients.child);
+    await act.close();
+  }
+}
+
+export default async function bench(log: Log): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tide-act-bench-'));
+  try {
+    await coldStart(log, dir);
+    await throughput(log, dir);
+    await memory(log, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

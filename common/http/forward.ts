@@ -1,0 +1,660 @@
+/**
+ * The forwarder: proxies one request to an upstream picked per request (`host:port`), HTTP/1.1 over an undici Pool
+ * per upstream and h2c (gRPC) over a node:http2 session per upstream, with Knative's three timeouts (§a8), optional
+ * safe retries (common/retry-policy.ts) and streaming with backpressure both ways.
+ */
+import type * as http from 'node:http';
+import * as http2 from 'node:http2';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Pool, type Dispatcher } from 'undici';
+import { systemClock, type Cancel, type Clock } from '../clock.js';
+import { RetryBudget, backoffMs, isRetryable, resolveRetryConfig, type RetryConfig } from '../retry-policy.js';
+import { downstreamResponseHeaders, upstreamRequestHeaders } from './proxy-headers.js';
+import { receivedBodyBytes, respondText, type OutgoingHeaders, type ProxyRequest, type ProxyResponse } from './types.js';
+
+export { synthesizeForwarded, upstreamRequestHeaders } from './proxy-headers.js';
+
+export interface ForwarderOptions {
+  /** Timers. Default systemClock. */
+  clock?: Clock;
+  /** Retry jitter source in [0, 1). Default Math.random. */
+  random?: () => number;
+  /** Idle upstream keep-alive sockets are closed after this; below Node's 5 s server default (nodejs/node#47130). */
+  upstreamKeepAliveMs?: number;
+  /** TCP connect timeout to the upstream. */
+  connectTimeoutMs?: number;
+  /** Connections per upstream; undefined = unlimited. */
+  connectionsPerUpstream?: number;
+  /** Body of timeout responses (activator: 'activator request timeout'). */
+  timeoutBody?: string;
+  /** Retries; absent = none (Knative default). */
+  retry?: RetryConfig;
+}
+
+export interface ForwardCall {
+  /** 'host:port' of the upstream. */
+  upstream: string;
+  /** When the request entered (the handler's startMs); all timers count from here. */
+  startMs: number;
+  /** 0/absent = off. */
+  totalTimeoutMs?: number;
+  /** 0/absent = off. Only fires if nothing was written to the client yet. */
+  responseStartTimeoutMs?: number;
+  /** 0/absent = off. Time since the last write to the client (from startMs). */
+  idleTimeoutMs?: number;
+  /** Edits the upstream request headers in place. Use a module-level function on the hot path. */
+  rewriteHeaders?: (headers: OutgoingHeaders, req: ProxyRequest) => void;
+  /** Called once with the status about to be written to the client (upstream's, or our 502/504/413). */
+  onResponseStart?: (status: number, req: ProxyRequest) => void;
+  /** Default true. false: if the upstream never received the request, write nothing (result 'never-sent'). */
+  respondWhenNeverSent?: boolean;
+}
+
+export type ForwardResult = 'ok' | 'upstream-error' | 'never-sent' | 'timeout' | 'client-gone' | 'body-too-large';
+
+export interface ForwardOutcome {
+  result: ForwardResult;
+  /** Status written to the client; 0 if none. */
+  status: number;
+  /** No byte of the last attempt reached the upstream (safe to send elsewhere). */
+  neverSent: boolean;
+  /** 1 + retries. */
+  attempts: number;
+  /** Request body bytes sent upstream in the last attempt (as far as known). */
+  requestBytes: number;
+  /** Response body bytes written to the client. */
+  responseBytes: number;
+  /** Error code of the failure, e.g. 'ECONNREFUSED', 'UND_ERR_SOCKET', 'HTTP_UPSTREAM_TIMEOUT'. */
+  errorCode?: string;
+}
+
+export interface ForwarderCounters {
+  readonly retriesAttempted: number;
+  readonly retryBudgetExhausted: number;
+}
+
+export interface Forwarder {
+  /** Proxies one request. Never rejects; resolves when the response is finished, cut or abandoned. */
+  forward(req: ProxyRequest, res: ProxyResponse, call: ForwardCall): Promise<ForwardOutcome>;
+  /** Closes and forgets the pool/session of one upstream (the pod went away). */
+  closeUpstream(upstream: string): Promise<void>;
+  /** Closes every pool and session. */
+  close(): Promise<void>;
+  readonly counters: ForwarderCounters;
+}
+
+/** Errors that happen before any byte of the request can have reached the upstream. */
+const CONNECT_ERRORS: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+const TIMEOUT_CODE = 'HTTP_UPSTREAM_TIMEOUT';
+const BODY_TOO_LARGE = 'HTTP_BODY_TOO_LARGE';
+
+class AbortedByProxy extends Error {
+  readonly code: string;
+  constructor(code: string) {
+    super(code);
+    this.code = code;
+  }
+}
+
+function errorCode(err: unknown): string {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
+  if (e && typeof e.code === 'string') {
+    // undici wraps connect failures in UND_ERR_SOCKET/other errors with the errno in `cause`.
+    if (e.code.startsWith('UND_ERR') && e.cause && typeof e.cause.code === 'string') return e.cause.code;
+    return e.code;
+  }
+  return 'UNKNOWN';
+}
+
+interface Shared {
+  clock: Clock;
+  random: () => number;
+  timeoutBody: string;
+  retry: Readonly<Required<RetryConfig>> | undefined;
+  budget: RetryBudget | undefined;
+  counters: { retriesAttempted: number; retryBudgetExhausted: number };
+  pool(upstream: string): Pool;
+  session(upstream: string): http2.ClientHttp2Session;
+}
+
+/** Creates a forwarder. Pools and sessions are created lazily per upstream. */
+export function createForwarder(options: ForwarderOptions = {}): Forwarder {
+  const clock = options.clock ?? systemClock;
+  const keepAliveMs = options.upstreamKeepAliveMs ?? 4_000;
+  const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+  const pools = new Map<string, Pool>();
+  const sessions = new Map<string, http2.ClientHttp2Session>();
+  const retry = options.retry ? resolveRetryConfig(options.retry) : undefined;
+
+  const shared: Shared = {
+    clock,
+    random: options.random ?? Math.random,
+    timeoutBody: options.timeoutBody ?? 'request timeout',
+    retry,
+    budget: retry ? new RetryBudget(retry) : undefined,
+    counters: { retriesAttempted: 0, retryBudgetExhausted: 0 },
+    pool(upstream) {
+      let p = pools.get(upstream);
+      if (p === undefined) {
+        p = new Pool(`http://${upstream}`, {
+          connections: options.connectionsPerUpstream ?? null,
+          pipelining: 1,
+          keepAliveTimeout: keepAliveMs,
+          keepAliveMaxTimeout: keepAliveMs,
+          keepAliveTimeoutThreshold: 0,
+          headersTimeout: 0,
+          bodyTimeout: 0,
+          connect: { timeout: connectTimeoutMs, noDelay: true },
+        });
+        pools.set(upstream, p);
+      }
+      return p;
+    },
+    session(upstream) {
+      let s = sessions.get(upstream);
+      if (s === undefined || s.closed || s.destroyed) {
+        const created = http2.connect(`http://${upstream}`, { maxSessionMemory: 10 });
+        s = created;
+        sessions.set(upstream, created);
+        const forget = (): void => {
+          if (sessions.get(upstream) === created) sessions.delete(upstream);
+        };
+        created.on('error', forget); // streams see the error themselves
+        created.once('close', forget);
+        created.once('goaway', forget);
+        created.setTimeout(keepAliveMs, () => created.close());
+        created.unref();
+      }
+      return s;
+    },
+  };
+
+  return {
+    forward(req, res, call) {
+      return new Exchange(shared, req, res, call).start();
+    },
+    async closeUpstream(upstream) {
+      const p = pools.get(upstream);
+      pools.delete(upstream);
+      const s = sessions.get(upstream);
+      sessions.delete(upstream);
+      s?.destroy();
+      if (p) await p.destroy().catch(() => undefined);
+    },
+    async close() {
+      const all = [...pools.values()];
+      pools.clear();
+      for (const s of sessions.values()) s.destroy();
+      sessions.clear();
+      await Promise.all(all.map((p) => p.destroy().catch(() => undefined)));
+    },
+    get counters() {
+      return shared.counters;
+    },
+  };
+}
+
+/**
+ * One proxied request: at most one upstream attempt in flight, timers, relay. Implements undici's DispatchHandler
+ * so no per-chunk closures are needed.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  readonly #s: Shared;
+  readonly #req: ProxyRequest;
+  readonly #res: ProxyResponse;
+  readonly #call: ForwardCall;
+  readonly #isH2: boolean;
+  #resolve!: (o: ForwardOutcome) => void;
+  #done = false;
+  #headers!: OutgoingHeaders;
+  #body: Buffer | ProxyRequest | null = null;
+  #bodyReplayable = true;
+  #attempts = 0;
+  #requestStarted = false;
+  #responseStarted = false;
+  #status = 0;
+  #responseBytes = 0;
+  #lastWriteMs: number;
+  #cancelTimer: Cancel | undefined;
+  #controller: Dispatcher.DispatchController | undefined;
+  #h2stream: http2.ClientHttp2Stream | undefined;
+  #timedOut = false;
+  #clientGone = false;
+
+  constructor(s: Shared, req: ProxyRequest, res: ProxyResponse, call: ForwardCall) {
+    this.#s = s;
+    this.#req = req;
+    this.#res = res;
+    this.#call = call;
+    this.#isH2 = req.httpVersionMajor === 2;
+    this.#lastWriteMs = call.startMs;
+  }
+
+  start(): Promise<ForwardOutcome> {
+    const p = new Promise<ForwardOutcome>((resolve) => (this.#resolve = resolve));
+    const res = this.#res;
+    res.once('close', this.#onClientClose);
+    res.on('drain', this.#onDrain);
+    const headers = upstreamRequestHeaders(this.#req);
+    this.#call.rewriteHeaders?.(headers, this.#req);
+    this.#headers = headers;
+    this.#armTimer();
+    if (this.#done) return p;
+    if (!this.#hasBody()) {
+      this.#attempt();
+      return p;
+    }
+    const retry = this.#s.retry;
+    const cl = Number(this.#req.headers['content-length']);
+    if (retry && retry.maxRetries > 0 && Number.isFinite(cl) && cl <= retry.maxBufferedBodyBytes) {
+      this.#bufferBodyThenAttempt(cl);
+    } else {
+      this.#body = this.#req;
+      this.#bodyReplayable = false;
+      this.#attempt();
+    }
+    return p;
+  }
+
+  #hasBody(): boolean {
+    const h = this.#req.headers;
+    if (this.#isH2) {
+      // h2: END_STREAM on HEADERS means no body.
+      return !(this.#req as http2.Http2ServerRequest).stream.endAfterHeaders;
+    }
+    const cl = h['content-length'];
+    return (cl !== undefined && cl !== '0') || h['transfer-encoding'] !== undefined;
+  }
+
+  #bufferBodyThenAttempt(expected: number): void {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const req = this.#req;
+    const onData = (c: Buffer): void => {
+      chunks.push(c);
+      size += c.length;
+    };
+    const cleanup = (): void => {
+      req.removeListener('data', onData);
+      req.removeListener('end', onEnd);
+      req.removeListener('error', onError);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      if (this.#done) return;
+      this.#body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+      this.#bodyReplayable = size <= expected;
+      this.#attempt();
+    };
+    const onError = (err: unknown): void => {
+      cleanup();
+      this.#fail(err, false);
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+  }
+
+  #attempt(): void {
+    if (this.#done) return;
+    this.#attempts++;
+    this.#requestStarted = false;
+    this.#s.budget?.recordRequest(this.#s.clock.now());
+    if (this.#isH2) this.#attemptH2();
+    else this.#attemptH1();
+  }
+
+  // ---- HTTP/1.1 via undici --------------------------------------------------------------------------------------
+
+  #attemptH1(): void {
+    const req = this.#req as http.IncomingMessage;
+    const pool = this.#s.pool(this.#call.upstream);
+    try {
+      pool.dispatch(
+        {
+          path: req.url ?? '/',
+          method: req.method as Dispatcher.HttpMethod,
+          headers: this.#headers as Record<string, string | string[]>,
+          body: this.#body,
+          headersTimeout: 0,
+          bodyTimeout: 0,
+          upgrade: null,
+        },
+        this,
+      );
+    } catch (err) {
+      this.#fail(err, true);
+    }
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    if (this.#done) {
+      controller.abort(new AbortedByProxy('ABORTED'));
+      return;
+    }
+    this.#controller = controller;
+    this.#requestStarted = true;
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200) return; // 1xx: node answers 100-continue itself
+    if (this.#done) {
+      controller.abort(new AbortedByProxy('ABORTED'));
+      return;
+    }
+    this.#startResponse(statusCode, headers);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#done) return;
+    if (!this.#write(chunk)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    this.#endResponse(undefined);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.#fail(err, !this.#requestStarted);
+  }
+
+  // ---- h2c via node:http2 -----------------------------------------------------------------------------------------
+
+  #attemptH2(): void {
+    const req = this.#req as http2.Http2ServerRequest;
+    let session: http2.ClientHttp2Session;
+    try {
+      session = this.#s.session(this.#call.upstream);
+    } catch (err) {
+      this.#fail(err, true);
+      return;
+    }
+    const h = this.#headers;
+    const out: http2.OutgoingHttpHeaders = Object.create(null) as http2.OutgoingHttpHeaders;
+    for (const name in h) if (name !== 'host') out[name] = h[name];
+    out[':method'] = req.method;
+    out[':path'] = req.url;
+    out[':scheme'] = 'http';
+    out[':authority'] = typeof h.host === 'string' ? h.host : this.#call.upstream;
+    const hasBody = this.#body !== null;
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = session.request(out, { endStream: !hasBody });
+    } catch (err) {
+      this.#fail(err, session.connecting);
+      return;
+    }
+    this.#h2stream = stream;
+    const wasConnected = !session.connecting;
+    if (wasConnected) this.#requestStarted = true;
+    else session.once('connect', () => (this.#requestStarted = true));
+    stream.on('response', (headers, flags) => {
+      const status = Number(headers[':status']);
+      if (status < 200) return;
+      if ((flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0) {
+        // Trailers-only response (gRPC errors): grpc-status must arrive in a HEADERS frame that ends the stream.
+        this.#trailersOnly(status, headers);
+        return;
+      }
+      this.#startResponse(status, headers);
+    });
+    stream.on('data', (chunk: Buffer) => {
+      if (!this.#done && !this.#write(chunk)) stream.pause();
+    });
+    stream.on('trailers', (trailers) => {
+      if (!this.#done) {
+        (this.#res as http2.Http2ServerResponse).addTrailers(
+          downstreamResponseHeaders(trailers as IncomingHttpHeaders),
+        );
+      }
+    });
+    stream.once('end', () => this.#endResponse(undefined));
+    stream.once('error', (err) => {
+      const refused = stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
+      this.#fail(err, !this.#requestStarted || refused);
+    });
+    stream.once('close', () => {
+      if (this.#done) return;
+      // Closed without 'end' or 'error': an RST_STREAM from the upstream.
+      const refused = stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
+      this.#fail(new AbortedByProxy(`H2_RST_${stream.rstCode}`), refused);
+    });
+    if (hasBody) {
+      const body = this.#body;
+      if (Buffer.isBuffer(body)) stream.end(body);
+      else this.#pipeRequestBody(req, stream);
+    }
+  }
+
+  /** Streams the client's h2 request body into the upstream stream with backpressure; errors abort the upstream. */
+  #pipeRequestBody(req: http2.Http2ServerRequest, stream: http2.ClientHttp2Stream): void {
+    req.on('data', (chunk: Buffer) => {
+      if (!stream.write(chunk)) req.pause();
+    });
+    stream.on('drain', () => req.resume());
+    req.once('end', () => stream.end());
+    req.once('error', (err) => {
+      this.#fail(err, false);
+    });
+  }
+
+  // ---- response relay ---------------------------------------------------------------------------------------------
+
+  #startResponse(status: number, headers: IncomingHttpHeaders): void {
+    if (this.#done || this.#responseStarted) return;
+    this.#responseStarted = true;
+    this.#status = status;
+    this.#call.onResponseStart?.(status, this.#req);
+    const res = this.#res as http.ServerResponse;
+    try {
+      res.writeHead(status, downstreamResponseHeaders(headers));
+    } catch (err) {
+      this.#fail(err, false);
+      return;
+    }
+    this.#lastWriteMs = this.#s.clock.now();
+  }
+
+  #trailersOnly(status: number, headers: IncomingHttpHeaders): void {
+    if (this.#done || this.#responseStarted) return;
+    this.#responseStarted = true;
+    this.#status = status;
+    this.#call.onResponseStart?.(status, this.#req);
+    const down = (this.#res as http2.Http2ServerResponse).stream;
+    try {
+      const out = downstreamResponseHeaders(headers) as http2.OutgoingHttpHeaders;
+      out[':status'] = status;
+      down.respond(out, { endStream: true });
+    } catch (err) {
+      this.#fail(err, false);
+      return;
+    }
+    this.#finish('ok', undefined, false);
+  }
+
+  /** Writes a body chunk; false = the client is slow, pause the upstream until 'drain'. */
+  #write(chunk: Buffer): boolean {
+    this.#responseBytes += chunk.length;
+    if (this.#call.idleTimeoutMs) this.#lastWriteMs = this.#s.clock.now();
+    return (this.#res as http.ServerResponse).write(chunk);
+  }
+
+  readonly #onDrain = (): void => {
+    if (this.#controller?.paused) this.#controller.resume();
+    if (this.#h2stream?.isPaused()) this.#h2stream.resume();
+  };
+
+  #endResponse(_trailers: unknown): void {
+    if (this.#done) return;
+    if (!this.#responseStarted) this.#startResponse(this.#status || 502, {});
+    this.#res.end();
+    this.#finish('ok', undefined, false);
+  }
+
+  // ---- failure, retry, timeouts -----------------------------------------------------------------------------------
+
+  #fail(err: unknown, neverSent: boolean): void {
+    if (this.#done) return;
+    const code = errorCode(err);
+    if (this.#timedOut || this.#clientGone) return; // already handled
+    if (code === BODY_TOO_LARGE) {
+      this.#abortUpstream();
+      // The listener already answered 413 if it could.
+      this.#finish('body-too-large', code, false, this.#res.headersSent ? 413 : 0);
+      return;
+    }
+    const connectFailure = neverSent && (CONNECT_ERRORS.has(code) || !this.#requestStarted);
+    if (!this.#responseStarted && connectFailure && this.#maybeRetry()) return;
+    if (!this.#responseStarted) {
+      if (connectFailure && this.#call.respondWhenNeverSent === false) {
+        this.#finish('never-sent', code, true, 0);
+        return;
+      }
+      this.#abortUpstream();
+      this.#call.onResponseStart?.(502, this.#req);
+      const wrote = respondText(this.#res, 502, `upstream error: ${code}`);
+      this.#finish('upstream-error', code, connectFailure, wrote ? 502 : 0);
+      return;
+    }
+    // The response already started: cut it so the client sees an incomplete response, not a silent truncation.
+    this.#abortUpstream();
+    this.#cut();
+    this.#finish('upstream-error', code, false);
+  }
+
+  #maybeRetry(): boolean {
+    const s = this.#s;
+    if (!s.retry || !s.budget) return false;
+    const method = (this.#req.method ?? 'GET').toUpperCase();
+    if (
+      !isRetryable(
+        { method, neverSent: true, bodyReplayable: this.#bodyReplayable, retriesSoFar: this.#attempts - 1 },
+        s.retry,
+      )
+    ) {
+      return false;
+    }
+    if (!s.budget.tryAcquireRetry(s.clock.now())) {
+      s.counters.retryBudgetExhausted++;
+      return false;
+    }
+    s.counters.retriesAttempted++;
+    const wait = backoffMs(this.#attempts, s.random, s.retry);
+    if (wait <= 0) {
+      this.#attempt();
+    } else {
+      s.clock.setTimeout(() => this.#attempt(), wait);
+    }
+    return true;
+  }
+
+  readonly #onClientClose = (): void => {
+    if (this.#done) return;
+    const res = this.#res;
+    if (res.writableEnded && !this.#responseStarted && !this.#timedOut) {
+      // Someone else answered: the listener's 413 for a streamed body over the limit.
+      this.#abortUpstream();
+      const status = res.statusCode;
+      this.#finish(status === 413 ? 'body-too-large' : 'client-gone', status === 413 ? BODY_TOO_LARGE : 'CLIENT_GONE', false, status);
+      return;
+    }
+    // 'close' before we ended the response: the client went away.
+    this.#clientGone = true;
+    this.#abortUpstream();
+    this.#finish('client-gone', 'CLIENT_GONE', !this.#requestStarted, this.#responseStarted ? this.#status : 0);
+  };
+
+  #abortUpstream(): void {
+    const c = this.#controller;
+    if (c && !c.aborted) c.abort(new AbortedByProxy('ABORTED'));
+    const st = this.#h2stream;
+    if (st && !st.closed) st.close(http2.constants.NGHTTP2_CANCEL);
+  }
+
+  /** Ends a started response abnormally (HTTP/1: socket closed; h2: stream reset). */
+  #cut(): void {
+    const res = this.#res as http.ServerResponse & { stream?: http2.ServerHttp2Stream };
+    if (res.stream) {
+      if (!res.stream.closed) res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    } else {
+      res.destroy();
+    }
+  }
+
+  #armTimer(): void {
+    const c = this.#call;
+    const now = this.#s.clock.now();
+    let due = Infinity;
+    if (c.totalTimeoutMs) due = Math.min(due, c.startMs + c.totalTimeoutMs);
+    if (c.responseStartTimeoutMs && !this.#responseStarted) due = Math.min(due, c.startMs + c.responseStartTimeoutMs);
+    if (c.idleTimeoutMs) due = Math.min(due, this.#lastWriteMs + c.idleTimeoutMs);
+    if (due === Infinity) return;
+    if (due <= now) {
+      this.#onTimer();
+      return;
+    }
+    this.#cancelTimer = this.#s.clock.setTimeout(this.#onTimer, due - now);
+  }
+
+  readonly #onTimer = (): void => {
+    this.#cancelTimer = undefined;
+    if (this.#done) return;
+    const c = this.#call;
+    const now = this.#s.clock.now();
+    const expired =
+      (c.totalTimeoutMs !== undefined && c.totalTimeoutMs > 0 && now >= c.startMs + c.totalTimeoutMs) ||
+      (c.responseStartTimeoutMs !== undefined &&
+        c.responseStartTimeoutMs > 0 &&
+        !this.#responseStarted &&
+        now >= c.startMs + c.responseStartTimeoutMs) ||
+      (c.idleTimeoutMs !== undefined && c.idleTimeoutMs > 0 && now >= this.#lastWriteMs + c.idleTimeoutMs);
+    if (!expired) {
+      this.#armTimer();
+      return;
+    }
+    this.#timedOut = true;
+    this.#abortUpstream();
+    const body = this.#s.timeoutBody;
+    if (!this.#responseStarted && !this.#res.headersSent) {
+      this.#call.onResponseStart?.(504, this.#req);
+      const wrote = respondText(this.#res, 504, body);
+      this.#finish('timeout', TIMEOUT_CODE, !this.#requestStarted, wrote ? 504 : 0);
+      return;
+    }
+    // §a8: the response started; append the text and cut the stream.
+    const res = this.#res as http.ServerResponse;
+    if (!res.writableEnded && !res.destroyed) {
+      const flushed = res.write(body, () => this.#cut());
+      if (!flushed) this.#cut();
+    }
+    this.#finish('timeout', TIMEOUT_CODE, false);
+  };
+
+  #finish(result: ForwardResult, errorCode: string | undefined, neverSent: boolean, status = this.#status): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
+    this.#res.removeListener('close', this.#onClientClose);
+    this.#res.removeListener('drain', this.#onDrain);
+    const outcome: ForwardOutcome = {
+      result,
+      status,
+      neverSent,
+      attempts: this.#attempts,
+      requestBytes: Buffer.isBuffer(this.#body) ? this.#body.length : receivedBodyBytes(this.#req),
+      responseBytes: this.#responseBytes,
+    };
+    if (errorCode !== undefined) outcome.errorCode = errorCode;
+    this.#resolve(outcome);
+  }
+}

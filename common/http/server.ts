@@ -1,0 +1,485 @@
+/**
+ * One listener for HTTP/1.1 (keep-alive) and h2c (prior knowledge, as gRPC uses) on the same port, hardened so that
+ * malformed, ambiguous or oversized requests never reach the handler, with drain for graceful shutdown.
+ */
+import * as http from 'node:http';
+import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import { systemClock, type Clock } from '../clock.js';
+import { DataPlaneError } from '../errors.js';
+import { BODY_BYTES, respondText, type Handler, type ProxyRequest, type ProxyResponse, type UpgradeHandler } from './types.js';
+
+export interface ListenerOptions {
+  handler: Handler;
+  /** HTTP/1.1 Upgrade (WebSocket) requests. Absent: they get 501 and the socket is closed. */
+  onUpgrade?: UpgradeHandler;
+  /** Source of `startMs`. Default systemClock. */
+  clock?: Clock;
+  /** The whole header block must arrive within this, else 408 (slowloris). */
+  headersTimeoutMs?: number;
+  /** The whole request (headers and body) must arrive within this, else 408. 0 = off. */
+  requestTimeoutMs?: number;
+  /** Idle client keep-alive sockets are closed after this. */
+  keepAliveTimeoutMs?: number;
+  /** How often the two timeouts above are checked: a slow client lives at most timeout + interval. */
+  checkIntervalMs?: number;
+  /** Header block limit in bytes → 431. */
+  maxHeaderBytes?: number;
+  /** Header count limit (Envoy: 100) → 431. */
+  maxHeaderCount?: number;
+  /** Request body limit in bytes, 0 = unlimited → 413. Counted while streaming, never buffered. */
+  maxBodyBytes?: number;
+  /** h2 streams per session (Envoy edge: 100). */
+  http2MaxConcurrentStreams?: number;
+  /** How long close() leaves upgraded (WebSocket) connections open (Knative: 60 s). */
+  upgradeGraceMs?: number;
+  /** Log hook for unexpected errors (handler crashes, session errors). Must not throw. */
+  onError?: (err: unknown, where: string) => void;
+}
+
+type Limits = Required<Omit<ListenerOptions, 'handler' | 'onUpgrade' | 'clock' | 'onError'>>;
+
+/** Defaults. Header timeout well below Node's 60 s so a flood of slow clients cannot hold sockets for ~90 s. */
+export const LISTENER_DEFAULTS: Readonly<Limits> = Object.freeze({
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 300_000,
+  keepAliveTimeoutMs: 5_000,
+  checkIntervalMs: 1_000,
+  maxHeaderBytes: 16 * 1024,
+  maxHeaderCount: 100,
+  maxBodyBytes: 0,
+  http2MaxConcurrentStreams: 100,
+  upgradeGraceMs: 60_000,
+});
+
+export interface Listener {
+  /** Starts accepting. Resolves the bound port (port 0 picks one). */
+  listen(port: number, host?: string): Promise<number>;
+  /** The bound port, 0 before listen(). */
+  readonly port: number;
+  /** HTTP/1 responses carry `Connection: close` from now on, idle keep-alive sockets close, h2 sessions get GOAWAY. */
+  startDrain(): void;
+  readonly isDraining: boolean;
+  /** Requests whose response has not finished. */
+  readonly inFlight: number;
+  /** Open upgraded (WebSocket) sockets. */
+  readonly upgradedCount: number;
+  /**
+   * Stops accepting, waits for in-flight requests (all sockets destroyed after `timeoutMs` if given), then gives
+   * upgraded sockets `upgradeGraceMs` before destroying them. Implies startDrain(). Safe to call twice.
+   */
+  close(options?: { timeoutMs?: number }): Promise<void>;
+}
+
+/** The 24-byte client connection preface of HTTP/2 (RFC 9113 §3.4). */
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/**
+ * Host / :authority syntax (RFC 3986 §3.2.2 reg-name or IP-literal, optional port). No userinfo (`a:80@evil`),
+ * no spaces, no slashes, no second colon outside brackets.
+ */
+const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::[0-9]{1,5})?$/;
+const ABSOLUTE_RE = /^https?:\/\//i;
+const CHUNKED_LAST_RE = /(?:^|,)[ \t]*chunked[ \t]*$/i;
+
+/** The status a request must be refused with before the handler, or 0 if it is acceptable. May normalise req.url. */
+function validateHttp1(req: http.IncomingMessage, limits: Limits): number {
+  const raw = req.rawHeaders;
+  if (raw.length > 2 * limits.maxHeaderCount) return 431;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
+  }
+  // RFC 9112 §3.2: exactly one Host in HTTP/1.1 (llhttp lets a second one through; node keeps the first).
+  if (hosts > 1) return 400;
+  const host = req.headers.host;
+  if (host === undefined) {
+    if (req.httpVersionMinor >= 1) return 400;
+  } else if (!HOST_RE.test(host)) {
+    return 400;
+  }
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined) {
+    // HTTP/1.0 has no chunked coding (measured: llhttp accepts it); refuse the framing ambiguity.
+    if (req.httpVersionMinor === 0) return 400;
+    // RFC 9112 §6.3: a request whose last transfer coding is not chunked cannot be framed → 400 and close.
+    if (!CHUNKED_LAST_RE.test(te)) return 400;
+  }
+  const url = req.url ?? '';
+  if (url.charCodeAt(0) !== 47 /* / */) {
+    if (url === '*' && req.method === 'OPTIONS') return 0;
+    if (!ABSOLUTE_RE.test(url)) return 400;
+    // Absolute form: its authority must equal Host (RFC 9112 §3.2.2 says the URI wins; we refuse the ambiguity).
+    const start = url.indexOf('//') + 2;
+    let end = start;
+    while (end < url.length) {
+      const c = url.charCodeAt(end);
+      if (c === 47 || c === 63 || c === 35) break; // / ? #
+      end++;
+    }
+    const authority = url.slice(start, end);
+    if (host === undefined || authority.toLowerCase() !== host.toLowerCase()) return 400;
+    const rest = url.slice(end);
+    req.url = rest === '' || rest.charCodeAt(0) !== 47 ? `/${rest}` : rest;
+  }
+  if (limits.maxBodyBytes > 0) {
+    const cl = req.headers['content-length'];
+    if (cl !== undefined && Number(cl) > limits.maxBodyBytes) return 413;
+  }
+  return 0;
+}
+
+function validateHttp2(req: http2.Http2ServerRequest, limits: Limits): number {
+  const h = req.headers;
+  const method = h[':method'];
+  if (method === 'CONNECT') return 400;
+  const path = h[':path'];
+  if (typeof path !== 'string' || (path.charCodeAt(0) !== 47 && !(path === '*' && method === 'OPTIONS'))) return 400;
+  const authority = h[':authority'];
+  const host = h.host;
+  if (typeof authority === 'string') {
+    if (!HOST_RE.test(authority)) return 400;
+    if (typeof host === 'string' && host.toLowerCase() !== authority.toLowerCase()) return 400;
+  } else if (typeof host === 'string') {
+    if (!HOST_RE.test(host)) return 400;
+  }
+  if (limits.maxBodyBytes > 0) {
+    const cl = h['content-length'];
+    if (typeof cl === 'string' && Number(cl) > limits.maxBodyBytes) return 413;
+  }
+  return 0;
+}
+
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  400: 'bad request',
+  413: 'request body too large',
+  431: 'request header fields too large',
+  501: 'not implemented',
+};
+
+function refuse(req: ProxyRequest, res: ProxyResponse, status: number): void {
+  if (req.httpVersionMajor === 2) {
+    respondText(res, status, STATUS_TEXT[status] ?? 'bad request');
+    return;
+  }
+  // HTTP/1: the rest of this connection cannot be trusted (unread body, ambiguous framing): close it.
+  (res as http.ServerResponse).shouldKeepAlive = false;
+  respondText(res, status, STATUS_TEXT[status] ?? 'bad request');
+}
+
+/** Field set on requests by the listener: the response, so a body overflow can answer 413 at once. */
+const kRes = Symbol('tide.res');
+const kLimit = Symbol('tide.bodyLimit');
+
+interface LimitedRequest {
+  [kRes]?: ProxyResponse | undefined;
+  [kLimit]: number;
+  [BODY_BYTES]: number;
+}
+
+/**
+ * Counts body bytes as the parser pushes them. Past the limit: answers 413 (Connection: close) if nothing was
+ * written yet, then errors the request stream with HTTP_BODY_TOO_LARGE, which aborts any upstream request reading it.
+ * Returns true if `chunk` may be pushed.
+ */
+function admitChunk(self: LimitedRequest & { destroy(e: Error): void }, chunk: unknown): boolean {
+  if (chunk === null || chunk === undefined) return true;
+  const limit = self[kLimit];
+  if (limit > 0 && self[BODY_BYTES] > limit) return false;
+  self[BODY_BYTES] += (chunk as { length: number }).length;
+  if (limit <= 0 || self[BODY_BYTES] <= limit) return true;
+  const res = self[kRes];
+  if (res !== undefined && !res.headersSent) {
+    if ('shouldKeepAlive' in res) res.shouldKeepAlive = false;
+    respondText(res, 413, STATUS_TEXT[413] ?? '');
+  }
+  self.destroy(new DataPlaneError('HTTP_BODY_TOO_LARGE', `request body over ${limit} bytes`));
+  return false;
+}
+
+/** Creates (does not start) a listener. */
+export function createListener(options: ListenerOptions): Listener {
+  const limits: Limits = { ...LISTENER_DEFAULTS };
+  for (const k of Object.keys(LISTENER_DEFAULTS) as (keyof Limits)[]) {
+    const v = options[k];
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) limits[k] = v;
+  }
+  const clock = options.clock ?? systemClock;
+  const handler = options.handler;
+  const onUpgrade = options.onUpgrade;
+  const onError = options.onError ?? (() => undefined);
+  const bodyLimit = limits.maxBodyBytes;
+
+  class LimitedIncomingMessage extends http.IncomingMessage implements LimitedRequest {
+    [kRes]: ProxyResponse | undefined = undefined;
+    [kLimit] = bodyLimit;
+    [BODY_BYTES] = 0;
+    override push(chunk: unknown, encoding?: BufferEncoding): boolean {
+      if (!admitChunk(this, chunk)) return false;
+      return super.push(chunk, encoding);
+    }
+    override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
+      // After a 413 the socket must live until the 413 is written; Connection: close then ends it.
+      if (this[BODY_BYTES] > this[kLimit] && this[kLimit] > 0) {
+        cb(err);
+        return;
+      }
+      super._destroy(err, cb);
+    }
+  }
+
+  class LimitedHttp2Request extends http2.Http2ServerRequest implements LimitedRequest {
+    [kRes]: ProxyResponse | undefined = undefined;
+    [kLimit] = bodyLimit;
+    [BODY_BYTES] = 0;
+    override push(chunk: unknown, encoding?: BufferEncoding): boolean {
+      if (!admitChunk(this, chunk)) return false;
+      return super.push(chunk, encoding);
+    }
+    override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
+      if (this[BODY_BYTES] > this[kLimit] && this[kLimit] > 0) {
+        cb(err);
+        return;
+      }
+      (super._destroy)(err, cb);
+    }
+  }
+
+  const h1 = http.createServer({
+    IncomingMessage: LimitedIncomingMessage,
+    maxHeaderSize: limits.maxHeaderBytes,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: limits.checkIntervalMs,
+    requireHostHeader: true,
+    insecureHTTPParser: false,
+    noDelay: true,
+  });
+  // One more than the limit, so that an over-long list is seen (node silently truncates at maxHeadersCount).
+  h1.maxHeadersCount = limits.maxHeaderCount + 1;
+
+  const h2 = http2.createServer({
+    Http2ServerRequest: LimitedHttp2Request,
+    maxHeaderListPairs: limits.maxHeaderCount + 4, // + pseudo-headers
+    maxSessionMemory: 10,
+    settings: {
+      maxConcurrentStreams: limits.http2MaxConcurrentStreams,
+      maxHeaderListSize: limits.maxHeaderBytes,
+    },
+  });
+
+  let draining = false;
+  let closing = false;
+  let inFlight = 0;
+  let boundPort = 0;
+  let idleWaiter: (() => void) | undefined;
+  const sockets = new Set<net.Socket>();
+  const upgraded = new Set<net.Socket>();
+  const sessions = new Set<http2.Http2Session>();
+  const h1Pending = new Set<http.ServerResponse>();
+
+  function onResClose(this: ProxyResponse): void {
+    inFlight--;
+    if (this instanceof http.ServerResponse) h1Pending.delete(this);
+    if (inFlight === 0 && idleWaiter) idleWaiter();
+  }
+
+  function onRequest(req: ProxyRequest, res: ProxyResponse): void {
+    const isH2 = req.httpVersionMajor === 2;
+    const status = isH2
+      ? validateHttp2(req as http2.Http2ServerRequest, limits)
+      : validateHttp1(req as http.IncomingMessage, limits);
+    if (status !== 0) {
+      refuse(req, res, status);
+      return;
+    }
+    inFlight++;
+    res.once('close', onResClose);
+    if (bodyLimit > 0) (req as unknown as LimitedRequest)[kRes] = res;
+    if (isH2) {
+      // Serve this stream, then GOAWAY: the h2 equivalent of Connection: close.
+      if (draining) (req as http2.Http2ServerRequest).stream.session?.close();
+    } else {
+      const r = res as http.ServerResponse;
+      if (draining) r.shouldKeepAlive = false;
+      else h1Pending.add(r);
+    }
+    const startMs = clock.now();
+    try {
+      const p = handler(req, res, startMs);
+      if (p !== undefined) p.then(undefined, (err: unknown) => handlerFailed(err, res));
+    } catch (err) {
+      handlerFailed(err, res);
+    }
+  }
+
+  function handlerFailed(err: unknown, res: ProxyResponse): void {
+    onError(err, 'handler');
+    if (!respondText(res, 500, 'internal error') && !res.writableEnded) {
+      if (res instanceof http.ServerResponse) res.destroy();
+      else res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    }
+  }
+
+  h1.on('request', onRequest);
+  h2.on('request', onRequest);
+  h2.on('session', (session: http2.ServerHttp2Session) => {
+    sessions.add(session);
+    session.on('error', (err) => onError(err, 'http2-session'));
+    session.once('close', () => sessions.delete(session));
+  });
+  h2.on('sessionError', (err) => onError(err, 'http2-session'));
+
+  h1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    socket.on('error', noop);
+    const status = validateHttp1(req, limits) || (onUpgrade ? 0 : 501);
+    if (status !== 0) {
+      socket.end(
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+      );
+      socket.destroySoon();
+      return;
+    }
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+    try {
+      onUpgrade?.(req, socket, head, clock.now());
+    } catch (err) {
+      onError(err, 'upgrade');
+      socket.destroy();
+    }
+  });
+
+  // Node arms the header/request timeout checks on 'listening'; these servers never listen themselves.
+  h1.emit('listening');
+
+  const peekTimeoutMs = limits.headersTimeoutMs > 0 ? limits.headersTimeoutMs : 60_000;
+
+  const tcp = net.createServer({ noDelay: true }, (socket) => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    sockets.add(socket);
+    socket.on('error', noop);
+    socket.once('close', () => sockets.delete(socket));
+    socket.setTimeout(peekTimeoutMs);
+    let seen: Buffer | undefined;
+    const onTimeout = (): void => {
+      socket.destroy();
+    };
+    const onData = (chunk: Buffer): void => {
+      const buf = seen ? Buffer.concat([seen, chunk]) : chunk;
+      const n = Math.min(buf.length, PREFACE.length);
+      const isPrefix = buf.compare(PREFACE, 0, n, 0, n) === 0;
+      if (isPrefix && buf.length < PREFACE.length) {
+        seen = buf; // a slow client sent part of what may be the preface: wait for more
+        return;
+      }
+      socket.removeListener('data', onData);
+      socket.removeListener('timeout', onTimeout);
+      socket.setTimeout(0);
+      socket.pause();
+      socket.unshift(buf);
+      if (isPrefix) {
+        h2.emit('connection', socket);
+      } else {
+        h1.emit('connection', socket);
+        // The h1 parser reads the socket handle directly; the unshifted bytes flow through 'data' once resumed.
+        socket.resume();
+      }
+    };
+    socket.on('data', onData);
+    socket.once('timeout', onTimeout);
+  });
+
+  function startDrain(): void {
+    if (draining) return;
+    draining = true;
+    for (const r of h1Pending) if (!r.headersSent) r.shouldKeepAlive = false;
+    h1Pending.clear();
+    h1.closeIdleConnections();
+    for (const s of sessions) s.close();
+  }
+
+  let closed: Promise<void> | undefined;
+  async function close(opts?: { timeoutMs?: number }): Promise<void> {
+    startDrain();
+    closing = true;
+    tcp.close(noop);
+    const timeoutMs = opts?.timeoutMs;
+    await waitFor(() => inFlight === 0, timeoutMs, (fn) => (idleWaiter = fn));
+    idleWaiter = undefined;
+    h1.close(noop); // stops the timeout checks; the server never listened itself
+    for (const s of sessions) s.destroy();
+    for (const s of sockets) if (!upgraded.has(s)) s.destroy();
+    if (upgraded.size > 0) {
+      await new Promise<void>((resolve) => {
+        const cancel = clock.setTimeout(finish, limits.upgradeGraceMs);
+        const tick = clock.setInterval(() => {
+          if (upgraded.size === 0) finish();
+        }, 50);
+        function finish(): void {
+          cancel();
+          tick();
+          resolve();
+        }
+      });
+      for (const s of upgraded) s.destroy();
+    }
+    for (const s of sockets) s.destroy();
+  }
+
+  /** Resolves when `done()` holds, or after `timeoutMs`; `register` receives a callback to call on progress. */
+  function waitFor(done: () => boolean, timeoutMs: number | undefined, register: (fn: () => void) => void): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let cancel: (() => void) | undefined;
+      const finish = (): void => {
+        cancel?.();
+        resolve();
+      };
+      if (timeoutMs !== undefined) cancel = clock.setTimeout(finish, timeoutMs);
+      register(() => {
+        if (done()) finish();
+      });
+    });
+  }
+
+  return {
+    listen(port: number, host = '0.0.0.0'): Promise<number> {
+      return new Promise((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen(port, host, () => {
+          tcp.removeListener('error', reject);
+          const addr = tcp.address();
+          boundPort = typeof addr === 'object' && addr !== null ? addr.port : 0;
+          resolve(boundPort);
+        });
+      });
+    },
+    get port() {
+      return boundPort;
+    },
+    startDrain,
+    get isDraining() {
+      return draining;
+    },
+    get inFlight() {
+      return inFlight;
+    },
+    get upgradedCount() {
+      return upgraded.size;
+    },
+    close(opts) {
+      closed ??= close(opts);
+      return closed;
+    },
+  };
+}
+
+function noop(): void {
+  // errors on sockets are handled where the socket is used; this keeps a stray one from crashing the process
+}

@@ -1,0 +1,59 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runTide, TIDE_BIN } from '../../support/cli.js';
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+describe('tide autoscaler', () => {
+  it('--backend kubernetes exits 2 and says it is not available in this version', async () => {
+    const r = await runTide(['autoscaler', '--backend', 'kubernetes']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--backend kubernetes is not available in this version');
+  });
+
+  it.each([
+    { args: ['--stats-port', 'abc'], want: '--stats-port: expected a port number' },
+    { args: ['--http-port', '70000'], want: '--http-port: expected a port number' },
+    { args: ['--backend', 'docker'], want: '--backend: expected local or kubernetes' },
+    { args: ['--frobnicate'], want: 'unknown flag "--frobnicate"' },
+  ])('bad flag $args exits 2 naming it', async ({ args, want }) => {
+    const r = await runTide(['autoscaler', ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(want);
+  });
+
+  it('--backend local serves the stats receiver and the dashboard, prints both addresses, and exits 0 on SIGTERM', async () => {
+    const child = spawn(process.execPath, [TIDE_BIN, 'autoscaler', '--backend', 'local', '--stats-port', '0', '--http-port', '0'], {
+      env: { ...process.env, TIDE_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let stdout = '';
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const dashboard = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no dashboard address within 10 s; stdout=${stdout} stderr=${stderr}`)), 10_000);
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        stdout += d;
+        const m = /dashboard:\s+(http:\/\/\S+)/.exec(stdout);
+        if (m?.[1]) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+    });
+    expect(stdout).toMatch(/stats \(gRPC\): 127\.0\.0\.1:\d+/);
+    expect(stdout).toContain('tide up');
+    expect((await fetch(new URL('healthz', dashboard))).status).toBe(200);
+    const revisions = (await (await fetch(new URL('api/revisions', dashboard))).json()) as { revisions: unknown[] };
+    expect(revisions.revisions).toEqual([]);
+    const code = await new Promise<number | null>((resolve) => {
+      child.on('exit', (c) => resolve(c));
+      child.kill('SIGTERM');
+    });
+    expect(code).toBe(0);
+  });
+});
