@@ -541,16 +541,19 @@ export function buildActivator(deps: ActivatorDeps): Activator {
       leave();
     };
     try {
-      const got = budget.tryHold(s.key, 0);
-      if (typeof got === 'string') {
-        metrics.rejected.inc({ namespace: s.info.namespace, revision: s.info.revision, reason: got });
-        rawRespond(socket, 503, `activator queue full (${got})`, `Retry-After: ${config.retryAfterSeconds}\r\n`);
-        return;
+      let slot = s.throttler.tryAcquireNow();
+      if (!slot) {
+        const got = budget.tryHold(s.key, 0);
+        if (typeof got === 'string') {
+          metrics.rejected.inc({ namespace: s.info.namespace, revision: s.info.revision, reason: got });
+          rawRespond(socket, 503, `activator queue full (${got})`, `Retry-After: ${config.retryAfterSeconds}\r\n`);
+          return;
+        }
+        ticket = got;
+        slot = await waitForSlot(s, startMs + t.total, gone.signal);
+        ticket.release();
+        ticket = undefined;
       }
-      ticket = got;
-      const slot = await waitForSlot(s, startMs + t.total, gone.signal);
-      ticket.release();
-      ticket = undefined;
       socket.off('close', onClose);
       const address = slot.tracker.address;
       upstreamIn(address);

@@ -312,6 +312,12 @@ export default async function bench(log: Log): Promise<void> {
   goal('throughput ≥ 0.9× bare undici', vsBare, vsBare === undefined ? undefined : vsBare >= 0.9);
   goal('throughput ≥ 1.5× http-proxy', vsHp, vsHp === undefined ? undefined : vsHp >= 1.5);
   goal('added median latency ≤ 0.3 ms (ms)', addedMs, addedMs <= 0.3);
+  if (bare) log(`added median latency over the bare undici proxy's: ${fmt((tide.latency.p50us - bare.latency.p50us) / 1000, 3)} ms (any extra hop costs the bare one ${fmt((bare.latency.p50us - direct.latency.p50us) / 1000, 3)} ms here)`);
+  if (bare?.cpuUsPerRequest !== undefined && tide.cpuUsPerRequest !== undefined && hp?.cpuUsPerRequest !== undefined) {
+    // On a shared machine throughput swings with other load; CPU per request is steadier. Capacity when the proxy's core
+    // is the bottleneck is inversely proportional to it.
+    log(`CPU-bound capacity (less noisy): ${fmt(bare.cpuUsPerRequest / tide.cpuUsPerRequest)}× bare undici, ${fmt(hp.cpuUsPerRequest / tide.cpuUsPerRequest)}× http-proxy`);
+  }
   goal('peak RSS ≤ 100 MB (MB)', tide.peakRssMb, tide.peakRssMb === undefined ? undefined : tide.peakRssMb <= 100);
   const errors = rows.reduce((n, r) => n + r.load.errors + r.load.non2xx, 0);
   if (errors > 0) log(`warning: ${errors} errors or non-2xx responses during the runs (see table)`);

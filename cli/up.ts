@@ -94,6 +94,25 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const out = (line: string): void => void io.stdout.write(line + '\n');
   const stamp = (): string => new Date().toISOString().slice(11, 19);
 
+  // Signals are taken over before anything starts, so a Ctrl-C at any moment (even while replicas start) stops cleanly.
+  let onInt: () => void = () => {};
+  let onTerm: () => void = () => {};
+  const signalled = new Promise<NodeJS.Signals>((resolveSignal) => {
+    const on = (sig: NodeJS.Signals) => (): void => {
+      process.removeListener('SIGINT', onInt);
+      process.removeListener('SIGTERM', onTerm);
+      resolveSignal(sig);
+    };
+    onInt = on('SIGINT');
+    onTerm = on('SIGTERM');
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
+  });
+  const releaseSignals = (): void => {
+    process.removeListener('SIGINT', onInt);
+    process.removeListener('SIGTERM', onTerm);
+  };
+
   const startedAt = new Map<string, number>();
   const restarting = new Set<string>();
   let running: Awaited<ReturnType<typeof startUp>>;
@@ -130,6 +149,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       },
     });
   } catch (err) {
+    releaseSignals();
     const e = err as NodeJS.ErrnoException & { port?: number };
     if (e.code === 'EADDRINUSE') {
       io.stderr.write(`tide up: ${e.message}: a port is in use; choose others with --port and --dashboard-port (0 = any free port)\n`);
@@ -143,31 +163,24 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   process.once('exit', onExit);
 
   out(`${stamp()}  starting ${resolved.services.map((s) => s.decl.name).join(', ')}: waiting for the autoscaler's first decision and any initial replicas`);
-  if (!(await running.settled(60_000))) out(`${stamp()}  still not settled after 60 s; serving anyway (see the replica logs)`);
-  const base = `http://${host}:${running.frontDoorPort}`;
-  out(`tide up: ${resolved.services.length} service${resolved.services.length === 1 ? '' : 's'} from ${shownFile}`);
-  out(`front door: ${base}`);
-  for (const s of resolved.services) {
-    const min = s.spec.scaler.minScale;
-    out(`  ${s.decl.name}: ${[s.decl.command, ...s.decl.args].join(' ')} (min ${min}, max ${s.spec.scaler.maxScale === 0 ? 'unlimited' : s.spec.scaler.maxScale}, target ${s.spec.decider.targetValue} ${s.spec.decider.metric})`);
-    out(`    curl -H 'Host: ${s.decl.name}.localhost' ${base}/`);
-    out(`    curl http://${s.decl.name}.localhost:${running.frontDoorPort}/`);
+  const early = await Promise.race([running.settled(60_000), signalled]);
+  if (early === false) out(`${stamp()}  still not settled after 60 s; serving anyway (see the replica logs)`);
+  if (typeof early !== 'string') {
+    const base = `http://${host}:${running.frontDoorPort}`;
+    out(`tide up: ${resolved.services.length} service${resolved.services.length === 1 ? '' : 's'} from ${shownFile}`);
+    out(`front door: ${base}`);
+    for (const s of resolved.services) {
+      const min = s.spec.scaler.minScale;
+      out(`  ${s.decl.name}: ${[s.decl.command, ...s.decl.args].join(' ')} (min ${min}, max ${s.spec.scaler.maxScale === 0 ? 'unlimited' : s.spec.scaler.maxScale}, target ${s.spec.decider.targetValue} ${s.spec.decider.metric})`);
+      out(`    curl -H 'Host: ${s.decl.name}.localhost' ${base}/`);
+      out(`    curl http://${s.decl.name}.localhost:${running.frontDoorPort}/`);
+    }
+    out(`dashboard: http://${host}:${running.dashboardPort}/`);
+    out(`replica logs: ${relative(io.cwd, logDir) || '.'}/<service>/<replica>.log (tide logs <service> -f)`);
+    out('Ctrl-C stops everything.');
   }
-  out(`dashboard: http://${host}:${running.dashboardPort}/`);
-  out(`replica logs: ${relative(io.cwd, logDir) || '.'}/<service>/<replica>.log (tide logs <service> -f)`);
-  out('Ctrl-C stops everything.');
 
-  const signal = await new Promise<NodeJS.Signals>((resolveSignal) => {
-    const on = (sig: NodeJS.Signals) => (): void => {
-      process.removeListener('SIGINT', onInt);
-      process.removeListener('SIGTERM', onTerm);
-      resolveSignal(sig);
-    };
-    const onInt = on('SIGINT');
-    const onTerm = on('SIGTERM');
-    process.once('SIGINT', onInt);
-    process.once('SIGTERM', onTerm);
-  });
+  const signal = await signalled;
   out(`${stamp()}  ${signal}: stopping (Ctrl-C again to kill at once)`);
   let force: () => void = () => {};
   const forced = new Promise<'forced'>((r) => {

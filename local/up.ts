@@ -155,7 +155,12 @@ export async function startUp(o: UpOptions): Promise<RunningUp> {
       logger: logger.child({ component: 'activator' }),
     });
     routeTo.activator = activator;
-    for (const s of resolved.services) autoscaler.upsertRevision(namespace, s.decl.name, s.spec);
+    for (const s of resolved.services) {
+      // Knative's revision reconciler creates the Deployment at the initial scale; the autoscaler takes over from
+      // there (it does nothing until its first valid decision, §c7 step 1).
+      await backend.setReplicas(namespace, s.decl.name, s.spec.scaler.initialScale);
+      autoscaler.upsertRevision(namespace, s.decl.name, s.spec);
+    }
 
     const frontDoor: Listener = createListener({
       handler: activator.handler,

@@ -150,7 +150,8 @@ export function createForwarder(options: ForwarderOptions = {}): Forwarder {
           pipelining: 1,
           keepAliveTimeout: keepAliveMs,
           keepAliveMaxTimeout: keepAliveMs,
-          keepAliveTimeoutThreshold: 0,
+          // An upstream's `Keep-Alive: timeout=N` hint is honoured minus 1 s, so we always close first (node#47130).
+          keepAliveTimeoutThreshold: 1_000,
           headersTimeout: 0,
           bodyTimeout: 0,
           connect: { timeout: connectTimeoutMs, noDelay: true },
@@ -245,7 +246,14 @@ class Exchange implements Dispatcher.DispatchHandler {
     res.once('close', this.#onClientClose);
     res.on('drain', this.#onDrain);
     const headers = upstreamRequestHeaders(this.#req);
-    this.#call.rewriteHeaders?.(headers, this.#req);
+    try {
+      this.#call.rewriteHeaders?.(headers, this.#req);
+    } catch {
+      // A bug in the caller's hook: the request cannot be sent as intended; never send it half-rewritten.
+      const wrote = respondText(res, 500, 'internal error');
+      this.#finish('upstream-error', 'REWRITE_FAILED', true, wrote ? 500 : 0);
+      return p;
+    }
     this.#headers = headers;
     this.#armTimer();
     if (this.#done) return p;

@@ -90,6 +90,8 @@ describe('bounds: 503 with Retry-After, 504 activator request timeout, nothing l
     const clock = new FakeClock();
     const h = await harness({ revisions: [revision('hello', { timeoutSeconds: 10, responseStartTimeoutSeconds: 10 })], clock, config: { maxWaitingPerRevision: 2, retryAfterSeconds: 7 } });
     const baseline = clock.pending; // the stats ticker
+    const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+    const socketsBefore = sockets();
     const first = send(h.port);
     const second = send(h.port);
     await until(() => h.app.revisionState('default', 'hello')?.waiting === 2);
@@ -107,6 +109,8 @@ describe('bounds: 503 with Retry-After, 504 activator request timeout, nothing l
     expect([r1.status, r1.body, r2.status, r2.body]).toEqual([504, 'activator request timeout', 504, 'activator request timeout']);
     await until(() => h.app.inFlight === 0 && h.listener.inFlight === 0);
     expect(clock.pending).toBe(baseline);
+    // Every client connection and its server side are gone again (nothing was dialled upstream).
+    await until(() => sockets() <= socketsBefore);
     expect(h.app.revisionState('default', 'hello')?.waiting).toBe(0);
     const m = await h.app.metrics();
     expect(m).toMatch(/tide_activator_timeouts_total\{namespace="default",revision="hello"\} 2/);
@@ -210,6 +214,7 @@ describe('§b2 / §a9 headers, serve and proxy modes', () => {
     healthy = true;
     expect((await reply).status).toBe(200);
     expect(p.served).toBe(1);
+    expect(p.probeUserAgent).toBe('Knative-Activator-Probe');
   });
 });
 

@@ -12,6 +12,8 @@ export interface FakePod {
   /** Requests served (not probes). */
   readonly served: number;
   readonly probes: number;
+  /** User-Agent of the last probe. */
+  readonly probeUserAgent: string | undefined;
   /** Headers of every request (not probes), in arrival order. */
   readonly seen: http.IncomingHttpHeaders[];
   /** TCP connections accepted. */
@@ -35,11 +37,13 @@ export async function startPod(name: string, opts: FakePodOptions = {}): Promise
   let maxInFlight = 0;
   let served = 0;
   let probes = 0;
+  let probeUserAgent: string | undefined;
   let connections = 0;
   const seen: http.IncomingHttpHeaders[] = [];
   const server = http.createServer((req, res) => {
     if (req.url === '/healthz' && req.headers['k-network-probe'] === 'queue') {
       probes++;
+      probeUserAgent = req.headers['user-agent'];
       const ok = opts.healthy?.() ?? true;
       res.writeHead(ok ? 200 : 503).end(ok ? 'queue' : 'not ready');
       return;
@@ -88,6 +92,9 @@ export async function startPod(name: string, opts: FakePodOptions = {}): Promise
     },
     get probes() {
       return probes;
+    },
+    get probeUserAgent() {
+      return probeUserAgent;
     },
     get connections() {
       return connections;

@@ -3,12 +3,12 @@
  * (app or queue-proxy) survives, and nothing it opened still accepts connections.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isListening } from '../../local/process/ports.js';
-import { TIDE_BIN, alive, get, sleep, waitFor } from './support.js';
+import { HELLO_APP, TIDE_BIN, alive, get, sleep, waitFor } from './support.js';
 
 let child: ChildProcess | undefined;
 let dir: string | undefined;
@@ -65,5 +65,28 @@ describe('tide up: Ctrl-C', () => {
     expect(stdout).toMatch(/stopped/);
     for (const p of pids) expect(alive(p), `pid ${p} still alive`).toBe(false);
     for (const port of ports) expect(await isListening(port), `port ${port} still open`).toBe(false);
+  }, 60_000);
+
+  it('SIGINT while an initial replica is still starting stops it too (signals are handled before anything starts)', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tide-ctrlc-'));
+    writeFileSync(
+      join(dir, 'tide.yaml'),
+      `services:\n  - name: slow\n    command: node\n    args: [${JSON.stringify(HELLO_APP)}]\n    env: { STARTUP_MS: "5000" }\n` +
+        `    annotations: { autoscaling.knative.dev/initial-scale: "1" }\n`,
+    );
+    const proc = spawn(process.execPath, [TIDE_BIN, 'up', '-f', 'tide.yaml', '--port', '0', '--dashboard-port', '0'], { cwd: dir, env: { ...process.env, TIDE_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = proc;
+    let stdout = '';
+    proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+    await waitFor(() => /starting \(app pid \d+/.test(stdout), 15_000, 'the initial replica starting');
+    const m = /starting \(app pid (\d+), queue-proxy pid (\d+)/.exec(stdout)!;
+    const pids = [Number(m[1]), Number(m[2])];
+    for (const p of pids) pidsSeen.add(p);
+    expect(stdout).not.toContain('Ctrl-C stops everything'); // still settling: the banner comes once the replica is ready
+    proc.kill('SIGINT');
+    const code = await Promise.race([exited, sleep(20_000).then(() => 'hung' as const)]);
+    expect(code, stdout).toBe(0);
+    for (const p of pids) expect(alive(p), `pid ${p} still alive`).toBe(false);
   }, 60_000);
 });

@@ -72,6 +72,19 @@ describe('LocalBackend', () => {
     expect(backend.pods('default', 'hello')[0]!.name).toBe('hello-1');
   });
 
+  it('stopAll() stops every replica and refuses to start new ones afterwards', async () => {
+    const { backend } = makeBackend();
+    await backend.setReplicas('default', 'hello', 1);
+    await waitFor(() => backend.pods('default', 'hello').some((p) => p.ready), 8000, 'a ready pod');
+    const pids = backend.replicasOf('default', 'hello').flatMap((r) => [r.pids.app, r.pids.sidecar]);
+    await backend.stopAll(2000);
+    expect(backend.pods('default', 'hello')).toEqual([]);
+    expect(pids.some(alive)).toBe(false);
+    await backend.setReplicas('default', 'hello', 2);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(backend.replicasOf('default', 'hello')).toEqual([]);
+  });
+
   it('rejects unknown revisions and bad replica counts; looks revisions up by name and Host', async () => {
     const { backend } = makeBackend();
     await expect(backend.setReplicas('default', 'nope', 1)).rejects.toThrow(/unknown revision/);

@@ -79,3 +79,34 @@ describe('streaming through the queue-proxy', () => {
     expect(qp.qp.latestStat().requestCount).toBe(1);
   });
 });
+
+describe('websockets during drain (§a7)', () => {
+  it('§a7 an open WebSocket keeps working through the quiet period and is closed after the websocket grace', async () => {
+    const app = await startApp();
+    closers.push(() => app.close());
+    const wss = new WebSocketServer({ server: app.server });
+    wss.on('connection', (ws) => ws.on('message', (m: Buffer) => ws.send(`echo:${m.toString()}`)));
+    closers.push(() => new Promise<void>((r) => wss.close(() => r())));
+    const qp = await startQp(app.port, { TIDE_DRAIN_QUIET_SECONDS: '0.1', TIDE_WEBSOCKET_GRACE_SECONDS: '0.4' });
+    closers.push(() => qp.close());
+    const ws = new WebSocket(`ws://127.0.0.1:${qp.ports.serving}/`);
+    closers.push(() => ws.terminate());
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const closed = new Promise<number>((r) => ws.once('close', () => r(Date.now())));
+    const replies: string[] = [];
+    ws.on('message', (m: Buffer) => replies.push(m.toString()));
+    const t0 = Date.now();
+    const terminated = qp.terminate();
+    ws.send('during-drain');
+    await until(() => replies.length === 1);
+    expect(replies).toEqual(['echo:during-drain']);
+    const closedAt = await closed;
+    await terminated;
+    // Quiet period (0.1 s) then up to the grace (0.4 s): not cut at the drain's end, and not held past the grace.
+    expect(closedAt - t0).toBeGreaterThanOrEqual(400);
+    expect(closedAt - t0).toBeLessThan(2000);
+  });
+});

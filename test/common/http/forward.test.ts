@@ -93,6 +93,18 @@ describe('headers', () => {
   });
 });
 
+describe('pools', () => {
+  it('reuses one keep-alive connection per upstream; closeUpstream drops it and a new one is made', async () => {
+    const up = await upstream();
+    const rig = await proxy(() => up.address);
+    for (let i = 0; i < 5; i++) expect((await fetch(`http://127.0.0.1:${rig.port}/`)).status).toBe(200);
+    expect(up.connections).toBe(1);
+    await rig.forwarder.closeUpstream(up.address);
+    expect((await fetch(`http://127.0.0.1:${rig.port}/`)).status).toBe(200);
+    expect(up.connections).toBe(2);
+  });
+});
+
 describe('errors', () => {
   it('§a3 step 10: connection refused gives 502 with a short text', async () => {
     const port = await deadPort();
@@ -207,9 +219,9 @@ describe('§a8 timeouts', () => {
     const up = await upstream((_q, res) => {
       res.writeHead(200);
       res.write('a');
-      setTimeout(() => res.end('b'), 200);
+      setTimeout(() => res.end('b'), 900);
     });
-    const rig = await proxy(() => up.address, { responseStartTimeoutMs: 50 });
+    const rig = await proxy(() => up.address, { responseStartTimeoutMs: 300 });
     const r = await fetch(`http://127.0.0.1:${rig.port}/`);
     expect(r.status).toBe(200);
     expect(await r.text()).toBe('ab');
@@ -220,7 +232,7 @@ describe('§a8 timeouts', () => {
       res.writeHead(200);
       res.write('start;');
       let n = 0;
-      const gap = req.url === '/slow' ? 400 : 30;
+      const gap = req.url === '/slow' ? 1200 : 30;
       const t = setInterval(() => {
         res.write(`${n};`);
         if (++n === 6) {
@@ -230,10 +242,10 @@ describe('§a8 timeouts', () => {
       }, gap);
       res.on('close', () => clearInterval(t));
     });
-    const rig = await proxy(() => up.address, { idleTimeoutMs: 150 });
+    const rig = await proxy(() => up.address, { idleTimeoutMs: 500 });
     const ok = await fetch(`http://127.0.0.1:${rig.port}/fast`);
     expect(await ok.text()).toBe('start;0;1;2;3;4;5;');
-    const { text, closed } = await rawExchange(rig.port, 'GET /slow HTTP/1.1\r\nHost: a\r\n\r\n', 2000);
+    const { text, closed } = await rawExchange(rig.port, 'GET /slow HTTP/1.1\r\nHost: a\r\n\r\n', 3000);
     expect(firstStatus(text)).toBe(200);
     expect(text).toContain('start;');
     expect(text).not.toContain('1;');
