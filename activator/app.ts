@@ -132,6 +132,7 @@ export function buildActivator(deps: ActivatorDeps): Activator {
   const config = resolveActivatorConfig(deps.config ?? {});
   const { clock, logger } = deps;
   const revs = new Map<string, RevState>();
+  const pendingEndpoints = new Map<string, EndpointsUpdate>();
   const reporter = new ConcurrencyReporter();
   const budget = new HoldBudget(config);
   const prober = deps.prober ?? createHttpProber({ clock, timeoutMs: config.probeTimeoutMs });
@@ -177,6 +178,11 @@ export function buildActivator(deps: ActivatorDeps): Activator {
         probing: new Set(),
       };
       revs.set(key, s);
+      const pending = pendingEndpoints.get(key);
+      if (pending) {
+        pendingEndpoints.delete(key);
+        applyEndpoints(s, pending);
+      }
     } else if (s.info !== info) {
       if (s.info.containerConcurrency !== info.containerConcurrency && s.throttler.active === 0 && s.throttler.waiting === 0) {
         s.throttler = newThrottler(info);
@@ -190,10 +196,14 @@ export function buildActivator(deps: ActivatorDeps): Activator {
   function onEndpoints(u: EndpointsUpdate): void {
     const info = deps.revisions.byName(u.namespace, u.revision);
     if (!info) {
-      logger.debug({ namespace: u.namespace, revision: u.revision }, 'endpoints for an unknown revision ignored');
+      // Kept (the latest set only) until the revision becomes known: sources need not be updated in order.
+      pendingEndpoints.set(revisionKey(u.namespace, u.revision), u);
       return;
     }
-    const s = stateFor(info);
+    applyEndpoints(stateFor(info), u);
+  }
+
+  function applyEndpoints(s: RevState, u: EndpointsUpdate): void {
     const delta = s.pods.update(u.endpoints);
     for (const ep of delta.removed) {
       closeWhenIdle.add(ep.address);
@@ -219,14 +229,16 @@ export function buildActivator(deps: ActivatorDeps): Activator {
       if (s.probing.has(ep.address)) continue;
       s.probing.add(ep.address);
       const address = ep.address;
-      void prober(address).then((ok) => {
-        s.probing.delete(address);
-        if (stopped) return;
-        if (ok && s.pods.markHealthy(address)) {
-          logger.debug({ revision: s.key, address }, 'pod passed its probe');
-          s.throttler.setPods(s.pods.healthy());
-        }
-      });
+      void prober(address)
+        .catch(() => false)
+        .then((ok) => {
+          s.probing.delete(address);
+          if (stopped) return;
+          if (ok && s.pods.markHealthy(address)) {
+            logger.debug({ revision: s.key, address }, 'pod passed its probe');
+            s.throttler.setPods(s.pods.healthy());
+          }
+        });
     }
     if (s.pods.unverified().length > 0) {
       s.probeTimer ??= clock.setInterval(() => {

@@ -218,6 +218,17 @@ describe('§b2 / §a9 headers, serve and proxy modes', () => {
   });
 });
 
+describe('sources out of order', () => {
+  it('endpoints that arrive before their revision is known are used once it is', async () => {
+    const h = await harness({ revisions: [] });
+    const p = await pod('a');
+    h.endpoints.set('default', 'late', eps(p));
+    expect((await send(h.port, { host: 'late.localhost' })).status).toBe(404);
+    h.revisions.set(revision('late'));
+    expect((await send(h.port, { host: 'late.localhost' })).body).toBe('a:0');
+  });
+});
+
 describe('drain', () => {
   it('after SIGTERM a held request is still served when a pod comes; then the activator is idle', async () => {
     const h = await harness({ revisions: [revision('hello')] });

@@ -44,3 +44,31 @@ describe('tide logs', () => {
     expect((await runTide(['logs', '../etc'])).code).toBe(2);
   });
 });
+
+describe('tide logs -f', () => {
+  it('follows appended lines and new replicas until SIGINT', async () => {
+    const { spawn } = await import('node:child_process');
+    const { appendFileSync } = await import('node:fs');
+    const { TIDE_BIN } = await import('../support/cli.js');
+    const cwd = logs();
+    const child = spawn(process.execPath, [TIDE_BIN, 'logs', 'hello', '-f'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    try {
+      const until = async (text: string): Promise<void> => {
+        for (let i = 0; i < 100 && !out.includes(text); i++) await new Promise((r) => setTimeout(r, 50));
+        expect(out).toContain(text);
+      };
+      await until('hello-10 | ten b\n');
+      appendFileSync(join(cwd, '.tide', 'logs', 'hello', 'hello-2.log'), ' and more\nthird\n');
+      writeFileSync(join(cwd, '.tide', 'logs', 'hello', 'hello-11.log'), 'eleven\n');
+      await until('hello-2 | two b (no newline) and more\nhello-2 | third\n');
+      await until('hello-11 | eleven\n');
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});

@@ -60,6 +60,8 @@ describe('tide up: steady load', () => {
     console.log(`steady-load: ${replies.length} requests in ${loadEnd - t0} ms, statuses ${JSON.stringify([...statuses])}; desired replicas while settled: ${samples.join(',')} (KPA wants ${want}); activator mode: ${modes.join(',')}`);
 
     expect(replies.filter((r) => r.status !== 200)).toEqual([]);
+    // The ramp from zero: 12 in flight against 1 pod's target of 4 is dP/R = 3 ≥ 2, so the decider panicked (§c5).
+    expect(up.autoscaler.history().some((h) => h.revision === 'hello' && h.inPanic)).toBe(true);
     for (const n of samples) expect(Math.abs(n - want)).toBeLessThanOrEqual(1);
     expect(readyCount()).toBeGreaterThanOrEqual(want - 1);
     // TBC 0: with pods ready the activator is out of the path (serve mode, §b1).

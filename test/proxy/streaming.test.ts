@@ -110,3 +110,39 @@ describe('websockets during drain (§a7)', () => {
     expect(closedAt - t0).toBeLessThan(2000);
   });
 });
+
+describe('gRPC during drain (§a7)', () => {
+  it('§a7 h2 clients keep being served during the quiet period (GOAWAY, then a new connection)', async () => {
+    const server = new grpc.Server();
+    server.addService(STREAM_SERVICE, {
+      Count: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+        call.write(Buffer.from('one'));
+        call.end();
+      },
+    });
+    const appPort = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    closers.push(() => new Promise<void>((r) => server.tryShutdown(() => r())));
+    const qp = await startQp(appPort, { TIDE_DRAIN_QUIET_SECONDS: '0.3' });
+    closers.push(() => qp.close());
+    const Client = grpc.makeGenericClientConstructor(STREAM_SERVICE, 'Counter');
+    const client = new Client(`127.0.0.1:${qp.ports.serving}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+      Count: (req: Buffer) => grpc.ClientReadableStream<Buffer>;
+    };
+    closers.push(() => client.close());
+    const once = async (): Promise<{ code: number; got: string[] }> => {
+      const got: string[] = [];
+      const stream = client.Count(Buffer.from('go'));
+      stream.on('data', (m: Buffer) => got.push(m.toString()));
+      const status = await new Promise<grpc.StatusObject>((resolve) => stream.on('status', resolve));
+      return { code: status.code, got };
+    };
+    expect(await once()).toEqual({ code: grpc.status.OK, got: ['one'] });
+    const terminated = qp.terminate();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await once()).toEqual({ code: grpc.status.OK, got: ['one'] });
+    await terminated;
+    expect(qp.qp.drainer.isFinished).toBe(true);
+  });
+});
