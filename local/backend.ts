@@ -138,12 +138,15 @@ export class LocalBackend implements ScaleTarget, EndpointsSource, RevisionSourc
     return this.#revisions.get(revisionKey(namespace, revision))?.replicas ?? [];
   }
 
-  /** Stops every replica gracefully (each with its own grace period unless `graceMs` is given). No new replicas after this. */
-  async stopAll(graceMs?: number): Promise<void> {
+  /**
+   * Stops every replica gracefully, each with its own grace period, capped at `maxGraceMs` if given (a person
+   * pressing Ctrl-C should not wait a 300 s request timeout). No new replicas after this.
+   */
+  async stopAll(maxGraceMs = Infinity): Promise<void> {
     this.#closed = true;
     for (const s of this.#revisions.values()) s.desired = 0;
     await Promise.all([...this.#revisions.values()].map((s) => s.chain));
-    await Promise.all([...this.#revisions.values()].flatMap((s) => s.replicas.map((r) => r.stop(graceMs ?? s.rev.gracePeriodMs))));
+    await Promise.all([...this.#revisions.values()].flatMap((s) => s.replicas.map((r) => r.stop(Math.min(s.rev.gracePeriodMs, maxGraceMs)))));
   }
 
   /** SIGKILLs every replica's process groups at once. Synchronous, for a second Ctrl-C or process exit. */

@@ -64,6 +64,12 @@ export interface RunningUp {
   killAll(): void;
 }
 
+/**
+ * On Ctrl-C each replica gets its own grace period but at most this long: the front door has already waited for
+ * in-flight requests, so what is left is the drain and the app's exit.
+ */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 /** The autoscaler's decision tick (§c1) plus a little: by then a service's initial scale has been asked for. */
 const FIRST_TICK_MS = 2100;
 
@@ -155,12 +161,6 @@ export async function startUp(o: UpOptions): Promise<RunningUp> {
       logger: logger.child({ component: 'activator' }),
     });
     routeTo.activator = activator;
-    for (const s of resolved.services) {
-      // Knative's revision reconciler creates the Deployment at the initial scale; the autoscaler takes over from
-      // there (it does nothing until its first valid decision, §c7 step 1).
-      await backend.setReplicas(namespace, s.decl.name, s.spec.scaler.initialScale);
-      autoscaler.upsertRevision(namespace, s.decl.name, s.spec);
-    }
 
     const frontDoor: Listener = createListener({
       handler: activator.handler,
@@ -173,9 +173,8 @@ export async function startUp(o: UpOptions): Promise<RunningUp> {
     // autoscaler's stats endpoint and dashboard.
     activator.start();
     cleanups.push(() => activator.stop());
-    cleanups.push(() => backend.stopAll());
+    cleanups.push(() => backend.stopAll(SHUTDOWN_GRACE_MS));
     autoscaler.start();
-    const startedAtMs = clock.now();
     cleanups.push(() => autoscaler.stop());
     const frontDoorPort = await frontDoor.listen(o.port, o.host);
     cleanups.push(async () => {
@@ -183,6 +182,14 @@ export async function startUp(o: UpOptions): Promise<RunningUp> {
       await frontDoor.close({ timeoutMs: 10_000 });
     });
 
+    // Only now (every port bound) do replicas start: Knative's revision reconciler creates the Deployment at the
+    // initial scale, and the autoscaler takes over from there (it does nothing until its first valid decision, §c7).
+    for (const s of resolved.services) {
+      await backend.setReplicas(namespace, s.decl.name, s.spec.scaler.initialScale);
+      autoscaler.upsertRevision(namespace, s.decl.name, s.spec);
+    }
+
+    const startedAtMs = clock.now();
     let stopping: Promise<void> | undefined;
     return {
       frontDoorPort,

@@ -114,10 +114,14 @@ export class LinearWindow implements MetricWindow {
     return this.truncate(nowMs) - this.lastWrite > this.windowMs;
   }
 
-  /** Number of buckets from firstWrite to lastWrite inclusive. */
+  /**
+   * Number of buckets from firstWrite to lastWrite inclusive. After a stale resize firstWrite is unset (Knative's zero
+   * time) and a write into the last-written bucket does not set it again; Knative's subtraction from the zero time then
+   * saturates, so the divisor becomes the whole window. Infinity reproduces that through the callers' min().
+   */
   protected bucketsSinceFirstWrite(): number {
-    const first = this.firstWrite ?? this.lastWrite;
-    return Math.floor((this.lastWrite - first) / this.granularityMs) + 1;
+    if (this.firstWrite === undefined) return Infinity;
+    return Math.floor((this.lastWrite - this.firstWrite) / this.granularityMs) + 1;
   }
 
   average(nowMs: number): number {

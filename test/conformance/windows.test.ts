@@ -1,6 +1,6 @@
 /**
  * Conformance of the metric windows with Knative's own tests (knative/serving 98e5ef90,
- * pkg/autoscaler/aggregation/bucketing_test.go and aggregation/max/timewindow_test.go). `tide replay` takes window
+ * pkg/autoscaler/aggregation/bucketing_test.go, aggregation/max/timewindow_test.go and max/window_test.go). `tide replay` takes window
  * averages, so these scenarios drive `createWindow` / `TimeWindowMax` directly, with Knative's inputs and expected
  * averages. Where Knative checks a bucket sum (it reads the buckets directly), the average that sum implies under the
  * §c3 rules is checked instead and the comment says so.
@@ -238,5 +238,39 @@ describe('§c6 scale-down-delay window: Knative timewindow_test.go (5 s window, 
     // Knative's "same second" pair starts at time.Now(); start inside a second so both land in one bucket.
     for (const [at, v] of values) w.record(sec(ALIGNED + 100, at), v);
     expect(w.current()).toBe(want);
+  });
+});
+
+describe('§c6 sliding maximum: Knative window_test.go (5 buckets, index i recorded at i × 2 s)', () => {
+  const gaps = (i: number): number => (i >= 3 ? i + 3 : i);
+  const same = (): number => 1;
+  it.each([
+    { name: 'single value', values: [1], want: [1] },
+    { name: 'ascending values', values: [1, 2], want: [1, 2] },
+    { name: 'descending values', values: [2, 1], want: [2, 2] },
+    { name: 'up, down, up', values: [1, 2, 1], want: [1, 2, 2] },
+    { name: 'windowing out', values: [5, 6, 5, 5, 5, 5, 5], want: [5, 6, 6, 6, 6, 6, 5] },
+    { name: 'windowing out with gaps', values: [6, 5, 2, 1], index: gaps, want: [6, 6, 6, 2] },
+    { name: 'windowing out 2', values: [5, 6, 5, 7, 5, 5, 1], want: [5, 6, 6, 7, 7, 7, 7] },
+    { name: 'windowing out 3', values: [5, 8, 5, 7, 5, 5], want: [5, 8, 8, 8, 8, 8] },
+    { name: 'windowing out 4', values: [5, 8, 5, 7, 5, 5, 1], want: [5, 8, 8, 8, 8, 8, 7] },
+    { name: 'windowing out 5', values: [5, 8, 5, 7, 5, 5, 1, 4, 4, 4], want: [5, 8, 8, 8, 8, 8, 7, 7, 5, 5] },
+    { name: 'windowing out 6', values: [5, 8, 5, 7, 5, 5, 1, 4, 4, 4, 4], want: [5, 8, 8, 8, 8, 8, 7, 7, 5, 5, 4] },
+    { name: 'windowing out 7', values: [5, 8, 5, 7, 5, 5, 1, 4, 4, 4, 4, 9], want: [5, 8, 8, 8, 8, 8, 7, 7, 5, 5, 4, 9] },
+    {
+      name: 'windowing out 8',
+      values: [5, 8, 5, 7, 5, 5, 1, 4, 4, 4, 4, 9, 3, 4, 2, 1, 0],
+      want: [5, 8, 8, 8, 8, 8, 7, 7, 5, 5, 4, 9, 9, 9, 9, 9, 4],
+    },
+    { name: 'multiple with same index, ascending', values: [1, 2, 3, 4, 5, 6, 7], index: same, want: [1, 2, 3, 4, 5, 6, 7] },
+    { name: 'multiple with same index, descending', values: [7, 6, 5, 4, 3, 2, 1], index: same, want: [7, 7, 7, 7, 7, 7, 7] },
+  ] as { name: string; values: number[]; index?: (i: number) => number; want: number[] }[])('TestWindowMax: $name', ({ values, index, want }) => {
+    const w = new TimeWindowMax(10_000, 2000);
+    const at = index ?? ((i: number): number => i);
+    const current = values.map((v, i) => {
+      w.record(ALIGNED + at(i) * 2000, v);
+      return w.current();
+    });
+    expect(current).toEqual(want);
   });
 });
