@@ -211,6 +211,9 @@ export class RevisionLoop {
   /**
    * An activator's stat for this revision (§b5): recorded at the receive time into the same windows as scrapes;
    * pokes an immediate tick if the last desired scale is 0 and the stat carries concurrency.
+   * Beyond Knative: also while no decision exists yet (desired −1). Knative never meets that case with demand, because
+   * a new revision starts at initial scale 1; a Tide service may start at 0 (`tide up`'s example does), and its very
+   * first request should not wait up to a 2 s tick.
    */
   recordActivator(stat: Stat): void {
     const now = this.#deps.clock.now();
@@ -230,7 +233,7 @@ export class RevisionLoop {
       maxWaitSeconds: finiteOr0(stat.maxWaitSeconds),
       atMs: now,
     });
-    if (this.#running && this.#decision.desiredPods === 0 && stat.averageConcurrentRequests !== 0) {
+    if (this.#running && this.#decision.desiredPods <= 0 && stat.averageConcurrentRequests !== 0) {
       this.#deps.logger.debug({ namespace: this.#deps.namespace, revision: this.#deps.revision }, 'poke: demand at zero, ticking now');
       this.tick();
     }

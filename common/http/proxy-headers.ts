@@ -3,6 +3,7 @@
  * and a `Forwarded` header is synthesised from `X-Forwarded-*` exactly as Knative's shim does (§a3 step 7).
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { util as undiciUtil } from 'undici';
 import { H, HOP_BY_HOP } from './headers.js';
 import type { OutgoingHeaders, ProxyRequest } from './types.js';
 
@@ -15,6 +16,11 @@ const REQUEST_ONLY_DROP: ReadonlySet<string> = new Set(['expect', 'http2-setting
 /** Names listed in a `Connection` header value, lower-case; undefined when there are none. */
 export function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
+  if (typeof value === 'string' && !value.includes(',')) {
+    // Fast path for the usual single token (`keep-alive`, `close`): no split, no Set.
+    const t = value.trim().toLowerCase();
+    return t === '' || t === 'close' || t === 'keep-alive' ? undefined : new Set([t]);
+  }
   const joined = Array.isArray(value) ? value.join(',') : value;
   let out: Set<string> | undefined;
   for (const part of joined.split(',')) {
@@ -108,5 +114,31 @@ export function downstreamResponseHeaders(src: IncomingHttpHeaders): OutgoingHea
     if (named?.has(name) === true) continue;
     out[name] = v;
   }
+  return out;
+}
+
+/**
+ * `downstreamResponseHeaders(parseHeaders(raw))` in one pass over undici's raw response header list (name, value, …):
+ * names lower-cased, values latin1, repeated names as arrays in arrival order, hop-by-hop and `Connection`-named headers
+ * removed. Skips the intermediate object undici's parser would build.
+ */
+export function downstreamHeadersFromRaw(raw: readonly Buffer[]): OutgoingHeaders {
+  const out = Object.create(null) as OutgoingHeaders;
+  let connection: string | string[] | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = undiciUtil.headerNameToString(raw[i] as Buffer);
+    const v = (raw[i + 1] as Buffer).toString('latin1');
+    if (HOP_BY_HOP.has(name)) {
+      if (name === 'connection') connection = connection === undefined ? v : Array.isArray(connection) ? [...connection, v] : [connection, v];
+      continue;
+    }
+    if (name.charCodeAt(0) === 58 /* : */) continue;
+    const prior = out[name];
+    if (prior === undefined) out[name] = v;
+    else if (Array.isArray(prior)) prior.push(v);
+    else out[name] = [prior, v];
+  }
+  const named = connectionTokens(connection);
+  if (named !== undefined) for (const name of named) delete out[name];
   return out;
 }

@@ -296,7 +296,7 @@ export function createListener(options: ListenerOptions): Listener {
       return;
     }
     inFlight++;
-    res.once('close', onResClose);
+    res.on('close', onResClose); // emitted once; `on` skips once()'s per-request wrapper
     if (bodyLimit > 0) (req as unknown as LimitedRequest)[kRes] = res;
     if (isH2) {
       // Serve this stream, then GOAWAY: the h2 equivalent of Connection: close.

@@ -260,7 +260,8 @@ describe('autoscaler runtime: scaling (§c5, §c7, §b1)', () => {
   it.each([
     { name: '§b5 a stat with concurrency while desired is 0 pokes an immediate tick', concurrency: 1, afterFirstTick: true, wantCalls: [1] },
     { name: '§b5 a stat without concurrency does not poke', concurrency: 0, afterFirstTick: true, wantCalls: [] },
-    { name: '§b5 no poke before the first valid tick (desired is −1, not 0)', concurrency: 1, afterFirstTick: false, wantCalls: [] },
+    { name: 'beyond §b5: demand before the first decision (desired −1) pokes too, so a service starting at zero wakes at once', concurrency: 1, afterFirstTick: false, wantCalls: [1] },
+    { name: 'beyond §b5: no poke before the first decision without concurrency', concurrency: 0, afterFirstTick: false, wantCalls: [] },
   ])('$name', async ({ concurrency, afterFirstTick, wantCalls }) => {
     const h = harness();
     // TBC −1: no scrape target, so the empty windows give a valid tick with desired 0 at t = 2.5 s.
