@@ -1,7 +1,9 @@
 /**
  * `npm run bench proxy`: Tide's queue-proxy side by side with a direct connection, a bare undici-Pool proxy, a bare
  * http-proxy proxy, and nginx/haproxy when installed. Each proxy runs alone in a child process pinned to core 1 (taskset);
- * the app, autocannon and the latency client share core 0. Prints ratios measured in this one run, and each goal met/missed.
+ * the app, autocannon and the latency client share core 0. Targets are measured in interleaved short rounds
+ * (A,B,C,A,B,C,…) and every figure is a median over rounds, ratios taken within a round, so noise from the rest of the
+ * machine hits all targets alike. Prints CPU µs per request, ratios measured in this one run, and each goal met/missed.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,9 +19,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const TARGETS = join(here, 'proxy-targets.js');
 const TIDE = fromRoot('bin', 'tide.js');
 const AUTOCANNON = fromRoot('node_modules', 'autocannon', 'autocannon.js');
-const LOAD_SECONDS = Number(process.env['BENCH_SECONDS'] ?? '3');
+const LOAD_SECONDS = Number(process.env['BENCH_SECONDS'] ?? '2');
 const CONNECTIONS = 50;
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? '2');
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? '5');
+const LATENCY_REQUESTS = 2000;
 
 function onPath(cmd: string): string | undefined {
   try {
@@ -125,7 +128,7 @@ async function autocannon(port: number, connections: number, seconds: number): P
 }
 
 async function medianLatencyUs(port: number): Promise<{ p50us: number; p99us: number; n: number }> {
-  const child = start(0, process.execPath, [TARGETS, 'latency'], { UPSTREAM: `127.0.0.1:${port}`, REQUESTS: '3000', MAX_MS: '3000' });
+  const child = start(0, process.execPath, [TARGETS, 'latency'], { UPSTREAM: `127.0.0.1:${port}`, REQUESTS: String(LATENCY_REQUESTS), MAX_MS: '1500' });
   const m = await waitForLine(child, /(\{.*\})\n/, 20_000);
   return JSON.parse(m[1]!) as { p50us: number; p99us: number; n: number };
 }
@@ -222,20 +225,55 @@ function haproxyTarget(bin: string): Target {
   };
 }
 
-interface Row {
-  name: string;
+interface Round {
   load: LoadResult;
   cpuUsPerRequest: number | undefined;
   latency: { p50us: number; p99us: number };
+}
+
+interface Row {
+  name: string;
+  rounds: Round[];
+  restRssMb: number | undefined;
   peakRssMb: number | undefined;
 }
 
 const fmt = (n: number | undefined, d = 2): string => (n === undefined || !Number.isFinite(n) ? 'n/a' : n.toFixed(d));
 
+/** Median of the defined, finite values; undefined if none. */
+function median(values: readonly (number | undefined)[]): number | undefined {
+  const v = values.filter((x): x is number => x !== undefined && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return undefined;
+  const mid = v.length >> 1;
+  return v.length % 2 === 1 ? v[mid] : ((v[mid - 1] ?? 0) + (v[mid] ?? 0)) / 2;
+}
+
+/** Resident set now (VmRSS) in MB. */
+function rssMb(pid: number): number | undefined {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Per-round ratio a/b (same round, so machine noise hits both alike), then the median over rounds. */
+function roundRatio(a: Row, b: Row, pick: (r: Round) => number | undefined): number | undefined {
+  return median(a.rounds.map((r, i) => {
+    const x = pick(r);
+    const y = b.rounds[i] ? pick(b.rounds[i]) : undefined;
+    return x !== undefined && y !== undefined && y > 0 ? x / y : undefined;
+  }));
+}
+
 export default async function bench(log: Log): Promise<void> {
   if (!existsSync(TARGETS)) throw new Error(`missing ${TARGETS}: run through npm run bench`);
   log(TASKSET ? 'pinning: each proxy alone on core 1; app, autocannon and the latency client on core 0 (taskset)' : 'taskset not found: processes are NOT pinned; ratios are noisier');
-  log(`load: autocannon ${CONNECTIONS} connections × ${LOAD_SECONDS} s (after a 1 s warm-up), 20-byte GET; latency: 1 connection, sequential, ≤3000 requests; best of ${ROUNDS} alternating rounds`);
+  log(
+    `load: autocannon ${CONNECTIONS} connections × ${LOAD_SECONDS} s, 20-byte GET; latency: 1 connection, sequential, ≤${LATENCY_REQUESTS} requests; ` +
+      `${ROUNDS} interleaved rounds (every target once per round, start rotating), medians reported (BENCH_ROUNDS, BENCH_SECONDS)`,
+  );
   const targets: Target[] = [tideTarget, nodeTarget('bare undici proxy', 'undici'), nodeTarget('bare http-proxy', 'http-proxy')];
   const nginx = onPath('nginx');
   const haproxy = onPath('haproxy');
@@ -251,22 +289,20 @@ export default async function bench(log: Log): Promise<void> {
     const appPort = Number((await waitForLine(app, /listening (\d+)/))[1]);
     running.push({ name: 'direct', port: appPort, child: undefined });
     for (const t of targets) running.push({ name: t.name, ...(await t.start(appPort)) });
-    // Rounds alternate between targets so a burst of load from elsewhere on the machine hits all of them alike;
-    // each figure is the best of its rounds.
-    for (const r of running) rows.push({ name: r.name, load: { rps: 0, requests: 0, errors: 0, non2xx: 0 }, cpuUsPerRequest: undefined, latency: { p50us: Infinity, p99us: Infinity }, peakRssMb: undefined });
+    for (const r of running) rows.push({ name: r.name, rounds: [], restRssMb: r.child ? rssMb(r.child.pid!) : undefined, peakRssMb: undefined });
+    // One warm-up per target (JIT, upstream connections), then rounds A,B,C,… with a rotating start, so a burst of load
+    // from elsewhere on the machine hits every target alike; each figure is the median of its rounds.
+    for (const r of running) await autocannon(r.port, CONNECTIONS, 1);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [i, r] of running.entries()) {
-        const row = rows[i]!;
-        await autocannon(r.port, CONNECTIONS, 1);
+      for (let k = 0; k < running.length; k++) {
+        const i = (k + round) % running.length;
+        const r = running[i]!;
         const before = r.child ? cpuSeconds(r.child.pid!) : undefined;
         const load = await autocannon(r.port, CONNECTIONS, LOAD_SECONDS);
         const after = r.child ? cpuSeconds(r.child.pid!) : undefined;
         const cpu = before !== undefined && after !== undefined && load.requests > 0 ? ((after - before) * 1e6) / load.requests : undefined;
-        if (load.rps > row.load.rps) row.load = { ...load, errors: row.load.errors + load.errors, non2xx: row.load.non2xx + load.non2xx };
-        else row.load = { ...row.load, errors: row.load.errors + load.errors, non2xx: row.load.non2xx + load.non2xx };
-        if (cpu !== undefined && (row.cpuUsPerRequest === undefined || cpu < row.cpuUsPerRequest)) row.cpuUsPerRequest = cpu;
         const lat = await medianLatencyUs(r.port);
-        if (lat.p50us < row.latency.p50us) row.latency = lat;
+        rows[i]!.rounds[round] = { load, cpuUsPerRequest: cpu, latency: lat };
       }
     }
     for (const [i, r] of running.entries()) if (r.child) rows[i]!.peakRssMb = peakRssMb(r.child.pid!);
@@ -281,44 +317,66 @@ export default async function bench(log: Log): Promise<void> {
 
   const direct = rows[0]!;
   const bare = rows.find((r) => r.name === 'bare undici proxy');
+  const tide = rows.find((r) => r.name === 'tide queue-proxy');
+  const hp = rows.find((r) => r.name === 'bare http-proxy');
+  const rps = (r: Round): number => r.load.rps;
+  const cpuOf = (r: Round): number | undefined => r.cpuUsPerRequest;
+  const p50 = (r: Row): number | undefined => median(r.rounds.map((x) => x.latency.p50us));
   log('');
-  log('target              req/s     ×direct  ×undici  errors  non2xx  CPU µs/req  p50 µs  +p50 µs  p99 µs  peak RSS MB');
+  log('medians of ' + String(ROUNDS) + ' rounds; ×direct/×undici are per-round ratios (median); CPU cap. = bare undici CPU µs/req ÷ this one\'s');
+  log('target              req/s   ×direct  ×undici  errors  non2xx  CPU µs/req  CPU cap.  p50 µs  +p50 µs  p99 µs  rest RSS MB  peak RSS MB');
+  const directP50 = p50(direct);
   for (const r of rows) {
+    const errors = r.rounds.reduce((n, x) => n + x.load.errors, 0);
+    const non2xx = r.rounds.reduce((n, x) => n + x.load.non2xx, 0);
+    const cpu = median(r.rounds.map(cpuOf));
+    const cap = bare && r.name !== 'direct' ? roundRatio(bare, r, cpuOf) : undefined;
+    const rp50 = p50(r);
     log(
       [
         r.name.padEnd(18),
-        fmt(r.load.rps, 0).padStart(8),
-        fmt(r.load.rps / direct.load.rps).padStart(8),
-        (bare ? fmt(r.load.rps / bare.load.rps) : 'n/a').padStart(8),
-        String(r.load.errors).padStart(7),
-        String(r.load.non2xx).padStart(7),
-        fmt(r.cpuUsPerRequest, 1).padStart(11),
-        fmt(r.latency.p50us, 0).padStart(7),
-        fmt(r.latency.p50us - direct.latency.p50us, 0).padStart(8),
-        fmt(r.latency.p99us, 0).padStart(7),
+        fmt(median(r.rounds.map(rps)), 0).padStart(7),
+        fmt(roundRatio(r, direct, rps)).padStart(8),
+        (bare ? fmt(roundRatio(r, bare, rps)) : 'n/a').padStart(8),
+        String(errors).padStart(7),
+        String(non2xx).padStart(7),
+        fmt(cpu, 1).padStart(11),
+        fmt(cap).padStart(9),
+        fmt(rp50, 0).padStart(7),
+        fmt(rp50 !== undefined && directP50 !== undefined ? rp50 - directP50 : undefined, 0).padStart(8),
+        fmt(median(r.rounds.map((x) => x.latency.p99us)), 0).padStart(7),
+        fmt(r.restRssMb, 1).padStart(12),
         fmt(r.peakRssMb, 1).padStart(12),
       ].join(' '),
     );
   }
-  const tide = rows.find((r) => r.name === 'tide queue-proxy');
-  const hp = rows.find((r) => r.name === 'bare http-proxy');
   if (!tide) return;
   const goal = (label: string, value: number | undefined, ok: boolean | undefined): void =>
     log(`goal ${label}: ${fmt(value)} → ${ok === undefined ? 'unknown' : ok ? 'met' : 'MISSED'}`);
   log('');
-  const vsBare = bare ? tide.load.rps / bare.load.rps : undefined;
-  const vsHp = hp ? tide.load.rps / hp.load.rps : undefined;
-  const addedMs = (tide.latency.p50us - direct.latency.p50us) / 1000;
-  goal('throughput ≥ 0.9× bare undici', vsBare, vsBare === undefined ? undefined : vsBare >= 0.9);
-  goal('throughput ≥ 1.5× http-proxy', vsHp, vsHp === undefined ? undefined : vsHp >= 1.5);
-  goal('added median latency ≤ 0.3 ms (ms)', addedMs, addedMs <= 0.3);
-  if (bare) log(`added median latency over the bare undici proxy's: ${fmt((tide.latency.p50us - bare.latency.p50us) / 1000, 3)} ms (any extra hop costs the bare one ${fmt((bare.latency.p50us - direct.latency.p50us) / 1000, 3)} ms here)`);
-  if (bare?.cpuUsPerRequest !== undefined && tide.cpuUsPerRequest !== undefined && hp?.cpuUsPerRequest !== undefined) {
-    // On a shared machine throughput swings with other load; CPU per request is steadier. Capacity when the proxy's core
-    // is the bottleneck is inversely proportional to it.
-    log(`CPU-bound capacity (less noisy): ${fmt(bare.cpuUsPerRequest / tide.cpuUsPerRequest)}× bare undici, ${fmt(hp.cpuUsPerRequest / tide.cpuUsPerRequest)}× http-proxy`);
+  const vsBare = bare ? roundRatio(tide, bare, rps) : undefined;
+  const vsHp = hp ? roundRatio(tide, hp, rps) : undefined;
+  // On a shared machine throughput swings with other load; CPU per request is steadier. Capacity when the proxy's core is
+  // the bottleneck is inversely proportional to it.
+  const capBare = bare ? roundRatio(bare, tide, cpuOf) : undefined;
+  const capHp = hp ? roundRatio(hp, tide, cpuOf) : undefined;
+  goal('throughput ≥ 0.9× bare undici (req/s ratio)', vsBare, vsBare === undefined ? undefined : vsBare >= 0.9);
+  goal('throughput ≥ 0.9× bare undici (CPU-bound capacity ratio, steadier)', capBare, capBare === undefined ? undefined : capBare >= 0.9);
+  goal('throughput ≥ 1.5× http-proxy (req/s ratio)', vsHp, vsHp === undefined ? undefined : vsHp >= 1.5);
+  goal('throughput ≥ 1.5× http-proxy (CPU-bound capacity ratio, steadier)', capHp, capHp === undefined ? undefined : capHp >= 1.5);
+  const tideP50 = p50(tide);
+  const addedMs = tideP50 !== undefined && directP50 !== undefined ? (tideP50 - directP50) / 1000 : undefined;
+  goal('added median latency ≤ 0.3 ms (ms)', addedMs, addedMs === undefined ? undefined : addedMs <= 0.3);
+  const bareP50 = bare ? p50(bare) : undefined;
+  if (bareP50 !== undefined && tideP50 !== undefined && directP50 !== undefined) {
+    log(`added median latency over the bare undici proxy's: ${fmt((tideP50 - bareP50) / 1000, 3)} ms (any extra hop costs the bare one ${fmt((bareP50 - directP50) / 1000, 3)} ms here)`);
   }
+  const cpuTide = median(tide.rounds.map(cpuOf));
+  log(`CPU per request (median): tide ${fmt(cpuTide, 1)} µs` + (bare ? `, bare undici ${fmt(median(bare.rounds.map(cpuOf)), 1)} µs` : '') + (hp ? `, http-proxy ${fmt(median(hp.rounds.map(cpuOf)), 1)} µs` : ''));
   goal('peak RSS ≤ 100 MB (MB)', tide.peakRssMb, tide.peakRssMb === undefined ? undefined : tide.peakRssMb <= 100);
-  const errors = rows.reduce((n, r) => n + r.load.errors + r.load.non2xx, 0);
+  if (tide.restRssMb !== undefined && tide.peakRssMb !== undefined) {
+    log(`tide RSS: ${fmt(tide.restRssMb, 1)} MB at rest (modules; see proxy/README.md), +${fmt(tide.peakRssMb - tide.restRssMb, 1)} MB under load (V8 heap growth)` + (bare?.peakRssMb !== undefined && bare.restRssMb !== undefined ? `; bare undici: ${fmt(bare.restRssMb, 1)} at rest, +${fmt(bare.peakRssMb - bare.restRssMb, 1)} under load` : ''));
+  }
+  const errors = rows.reduce((n, r) => n + r.rounds.reduce((m, x) => m + x.load.errors + x.load.non2xx, 0), 0);
   if (errors > 0) log(`warning: ${errors} errors or non-2xx responses during the runs (see table)`);
 }

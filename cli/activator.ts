@@ -1,4 +1,5 @@
 /** `tide activator`: the activator, standalone, with a static revisions/endpoints file (activator/README.md). */
+import { parseFlags, portFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 
 const HELP = `usage: tide activator --config FILE [--autoscaler HOST:PORT] [--port 8012] [--metrics-port 9090] [--host 0.0.0.0]
@@ -23,53 +24,33 @@ export interface ActivatorFlags {
   host: string;
 }
 
-function portFlag(name: string, v: string | undefined, allowZero: boolean): number {
-  const n = Number(v);
-  if (v === undefined || !/^\d+$/.test(v) || n > 65535 || (!allowZero && n === 0)) {
-    throw new UsageError(`${name}: expected a port number${allowZero ? ' (0 = off/ephemeral)' : ''}, got ${JSON.stringify(v ?? '')}`);
-  }
-  return n;
-}
-
 /** Parses the flags; throws UsageError naming the flag. */
 export function parseActivatorFlags(argv: string[]): ActivatorFlags {
-  const out: ActivatorFlags = { config: '', autoscaler: undefined, port: 8012, metricsPort: 9090, host: '0.0.0.0' };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const eq = a.indexOf('=');
-    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const value = (): string | undefined => (a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : argv[++i]);
-    switch (name) {
-      case '--config': {
-        const v = value();
-        if (!v) throw new UsageError('--config: expected a file name');
-        out.config = v;
-        break;
-      }
-      case '--autoscaler': {
-        const v = value();
-        if (!v || !/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(v)) throw new UsageError(`--autoscaler: expected HOST:PORT, got ${JSON.stringify(v ?? '')}`);
-        out.autoscaler = v;
-        break;
-      }
-      case '--port':
-        out.port = portFlag('--port', value(), true);
-        break;
-      case '--metrics-port':
-        out.metricsPort = portFlag('--metrics-port', value(), true);
-        break;
-      case '--host': {
-        const v = value();
-        if (!v) throw new UsageError('--host: expected an address');
-        out.host = v;
-        break;
-      }
-      default:
-        throw new UsageError(`unknown flag ${JSON.stringify(a)}\n\n${HELP}`);
-    }
+  const { values } = parseFlags(
+    argv,
+    {
+      config: { type: 'string' },
+      autoscaler: { type: 'string' },
+      port: { type: 'string' },
+      'metrics-port': { type: 'string' },
+      host: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    HELP,
+  );
+  if (!values.config) throw new UsageError(`--config FILE is required\n\n${HELP}`);
+  const autoscaler = values.autoscaler;
+  if (autoscaler !== undefined && !/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(autoscaler)) {
+    throw new UsageError(`--autoscaler: expected HOST:PORT, got ${JSON.stringify(autoscaler)}`);
   }
-  if (out.config === '') throw new UsageError(`--config FILE is required\n\n${HELP}`);
-  return out;
+  if (values.host === '') throw new UsageError('--host: expected an address');
+  return {
+    config: values.config,
+    autoscaler,
+    port: portFlag('port', values.port, 8012),
+    metricsPort: portFlag('metrics-port', values['metrics-port'], 9090),
+    host: values.host ?? '0.0.0.0',
+  };
 }
 
 export async function run(argv: string[], io: CliIo): Promise<number> {

@@ -1,5 +1,6 @@
 /** `tide autoscaler`: the KPA autoscaler with its stats receiver and live dashboard (autoscaler/README.md). */
 import { resolve } from 'node:path';
+import { parseFlags, portFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 
 const HELP = `usage: tide autoscaler [--backend local|kubernetes] [--stats-port 8080] [--http-port 9090] [--host ADDR] [--config FILE]
@@ -28,55 +29,31 @@ export interface AutoscalerFlags {
   config: string | undefined;
 }
 
-function portFlag(name: string, v: string | undefined): number {
-  if (v === undefined || !/^\d{1,5}$/.test(v) || Number(v) > 65535) throw new UsageError(`${name}: expected a port number (0 = any free port), got ${JSON.stringify(v ?? '')}`);
-  return Number(v);
-}
-
 /** Parses the flags; throws UsageError naming the flag. */
 export function parseAutoscalerFlags(argv: string[], env: CliIo['env']): AutoscalerFlags {
-  const out: AutoscalerFlags = {
-    backend: env['KUBERNETES_SERVICE_HOST'] ? 'kubernetes' : 'local',
-    statsPort: 8080,
-    httpPort: 9090,
-    host: '127.0.0.1',
-    config: undefined,
+  const { values } = parseFlags(
+    argv,
+    {
+      backend: { type: 'string' },
+      'stats-port': { type: 'string' },
+      'http-port': { type: 'string' },
+      host: { type: 'string' },
+      config: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    HELP,
+  );
+  const backend = values.backend ?? (env['KUBERNETES_SERVICE_HOST'] ? 'kubernetes' : 'local');
+  if (backend !== 'local' && backend !== 'kubernetes') throw new UsageError(`--backend: expected local or kubernetes, got ${JSON.stringify(backend)}`);
+  if (values.host === '') throw new UsageError('--host: expected an address');
+  if (values.config === '') throw new UsageError('--config: expected a file name');
+  return {
+    backend,
+    statsPort: portFlag('stats-port', values['stats-port'], 8080),
+    httpPort: portFlag('http-port', values['http-port'], 9090),
+    host: values.host ?? '127.0.0.1',
+    config: values.config,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    const eq = a.indexOf('=');
-    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const value = (): string | undefined => (a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : argv[++i]);
-    switch (name) {
-      case '--backend': {
-        const v = value();
-        if (v !== 'local' && v !== 'kubernetes') throw new UsageError(`--backend: expected local or kubernetes, got ${JSON.stringify(v ?? '')}`);
-        out.backend = v;
-        break;
-      }
-      case '--stats-port':
-        out.statsPort = portFlag('--stats-port', value());
-        break;
-      case '--http-port':
-        out.httpPort = portFlag('--http-port', value());
-        break;
-      case '--host': {
-        const v = value();
-        if (!v) throw new UsageError('--host: expected an address');
-        out.host = v;
-        break;
-      }
-      case '--config': {
-        const v = value();
-        if (!v) throw new UsageError('--config: expected a file name');
-        out.config = v;
-        break;
-      }
-      default:
-        throw new UsageError(`unknown flag ${JSON.stringify(a)}\n\n${HELP}`);
-    }
-  }
-  return out;
 }
 
 export async function run(argv: string[], io: CliIo): Promise<number> {

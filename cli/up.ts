@@ -1,7 +1,7 @@
 /** `tide up`: the whole data plane on this machine (local backend); with no file it runs the bundled example app. */
 import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseFlags, portFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 
 const HELP = `usage: tide up [-f FILE] [--port N] [--dashboard-port N] [--host ADDR] [--log-dir DIR] [--log-level LEVEL]
@@ -27,39 +27,26 @@ const DEFAULT_PORT = 8080;
 const DEFAULT_DASHBOARD_PORT = 8081;
 const LOG_LEVELS = new Set(['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace']);
 
-function port(flag: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n > 65_535) throw new UsageError(`--${flag} must be a port number in [0, 65535], got ${JSON.stringify(raw)}`);
-  return n;
-}
-
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  let values: { file?: string; port?: string; 'dashboard-port'?: string; host?: string; 'log-dir'?: string; 'log-level'?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        file: { type: 'string', short: 'f' },
-        port: { type: 'string' },
-        'dashboard-port': { type: 'string' },
-        host: { type: 'string' },
-        'log-dir': { type: 'string' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n\n${HELP}`);
-  }
+  const { values } = parseFlags(
+    argv,
+    {
+      file: { type: 'string', short: 'f' },
+      port: { type: 'string' },
+      'dashboard-port': { type: 'string' },
+      host: { type: 'string' },
+      'log-dir': { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    HELP,
+  );
   if (values.help) {
     io.stdout.write(HELP);
     return 0;
   }
-  const frontPort = port('port', values.port, DEFAULT_PORT);
-  const dashboardPort = port('dashboard-port', values['dashboard-port'], DEFAULT_DASHBOARD_PORT);
+  const frontPort = portFlag('port', values.port, DEFAULT_PORT);
+  const dashboardPort = portFlag('dashboard-port', values['dashboard-port'], DEFAULT_DASHBOARD_PORT);
   const host = values.host ?? '127.0.0.1';
   const logLevel = values['log-level'] ?? io.env['TIDE_LOG_LEVEL'] ?? 'warn';
   if (!LOG_LEVELS.has(logLevel)) throw new UsageError(`--log-level must be one of ${[...LOG_LEVELS].join(', ')}, got ${JSON.stringify(logLevel)}`);

@@ -1,7 +1,7 @@
 /** Per-revision metric windows fed by scrapes and activator stats, plus Knative's pod sampling maths (knative-reference §c2). */
 import { createWindow, type MetricWindow } from '../aggregation/bucketing.js';
 import type { AggregationAlgorithm } from '../config/revision-spec.js';
-import type { Stat } from '../../common/stats.js';
+import { emptyStat, type Stat } from '../../common/stats.js';
 
 export interface CollectorOptions {
   metric: 'concurrency' | 'rps';
@@ -98,15 +98,7 @@ export const SCRAPER_POD_NAME = 'service-scraper';
  */
 export function scaleSample(stats: readonly Stat[], readyPods: number): Stat {
   const n = sampleSize(readyPods);
-  const out: Stat = {
-    podName: SCRAPER_POD_NAME,
-    averageConcurrentRequests: 0,
-    averageProxiedConcurrentRequests: 0,
-    requestCount: 0,
-    proxiedRequestCount: 0,
-    processUptimeSeconds: 0,
-    timestampMs: 0,
-  };
+  const out = emptyStat(SCRAPER_POD_NAME);
   if (n <= 0) return out;
   for (const s of stats) {
     out.averageConcurrentRequests += s.averageConcurrentRequests;

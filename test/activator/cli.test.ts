@@ -25,9 +25,9 @@ function writeConfig(text: string): string {
 describe('tide activator', () => {
   it.each([
     { name: 'no --config', args: [], want: /--config FILE is required/ },
-    { name: 'bad --port', args: ['--config', 'x.yaml', '--port', 'http'], want: /--port: expected a port number/ },
+    { name: 'bad --port', args: ['--config', 'x.yaml', '--port', 'http'], want: /--port must be a port number/ },
     { name: 'bad --autoscaler', args: ['--config', 'x.yaml', '--autoscaler', 'nohost'], want: /--autoscaler: expected HOST:PORT/ },
-    { name: 'unknown flag', args: ['--config', 'x.yaml', '--bogus'], want: /unknown flag "--bogus"/ },
+    { name: 'unknown flag', args: ['--config', 'x.yaml', '--bogus'], want: /Unknown option '--bogus'/ },
   ])('$name → exit 2 naming the flag', async ({ args, want }) => {
     const r = await runTide(['activator', ...args]);
     expect(r.code).toBe(2);

@@ -15,10 +15,10 @@ describe('tide autoscaler', () => {
   });
 
   it.each([
-    { args: ['--stats-port', 'abc'], want: '--stats-port: expected a port number' },
-    { args: ['--http-port', '70000'], want: '--http-port: expected a port number' },
+    { args: ['--stats-port', 'abc'], want: '--stats-port must be a port number' },
+    { args: ['--http-port', '70000'], want: '--http-port must be a port number' },
     { args: ['--backend', 'docker'], want: '--backend: expected local or kubernetes' },
-    { args: ['--frobnicate'], want: 'unknown flag "--frobnicate"' },
+    { args: ['--frobnicate'], want: "Unknown option '--frobnicate'" },
   ])('bad flag $args exits 2 naming it', async ({ args, want }) => {
     const r = await runTide(['autoscaler', ...args]);
     expect(r.code).toBe(2);
