@@ -10,6 +10,8 @@ import type * as net from 'node:net';
 import type { Clock, Cancel } from '../common/clock.js';
 import { DataPlaneError } from '../common/errors.js';
 import { createForwarder, type Forwarder } from '../common/http/forward.js';
+import { h2cPoolOptions } from '../common/http/h2c-upstream.js';
+import { pacedConnectPoolOptions } from '../common/http/upstream-connect.js';
 import { H, PROXY_REQUEST_ACTIVATOR, INTERNAL_HEADERS } from '../common/http/headers.js';
 import { isHttp2, requestHost, respondText, type Handler, type OutgoingHeaders, type ProxyRequest, type ProxyResponse, type UpgradeHandler } from '../common/http/types.js';
 import { forwardUpgrade } from '../common/http/websocket.js';
@@ -136,7 +138,29 @@ export function buildActivator(deps: ActivatorDeps): Activator {
   const reporter = new ConcurrencyReporter();
   const budget = new HoldBudget(config);
   const prober = deps.prober ?? createHttpProber({ clock, timeoutMs: config.probeTimeoutMs });
-  const forwarder: Forwarder = createForwarder({ clock, random: deps.random, timeoutBody: TIMEOUT_BODY, connectTimeoutMs: config.connectTimeoutMs });
+  const forwarder: Forwarder = createForwarder({
+    clock,
+    random: deps.random,
+    timeoutBody: TIMEOUT_BODY,
+    connectTimeoutMs: config.connectTimeoutMs,
+    ...(config.maxNewConnectionsPerPod > 0
+      ? { upstreamPoolOptions: pacedConnectPoolOptions({ clock, connectTimeoutMs: config.connectTimeoutMs, maxUnconfirmed: config.maxNewConnectionsPerPod }) }
+      : {}),
+  });
+  // upstreamProtocol h2c: HTTP/1.1 requests without a body are multiplexed over a few h2c connections per pod; those
+  // with a body keep HTTP/1.1 (undici would send a streamed body only on an otherwise idle h2 connection). h2 client
+  // requests use the forwarder's own h2c session either way.
+  const h2cForwarder: Forwarder | undefined =
+    config.upstreamProtocol === 'h2c'
+      ? createForwarder({
+          clock,
+          random: deps.random,
+          timeoutBody: TIMEOUT_BODY,
+          connectTimeoutMs: config.connectTimeoutMs,
+          upstreamPoolOptions: h2cPoolOptions({ connectTimeoutMs: config.connectTimeoutMs }),
+        })
+      : undefined;
+  const forwarderFor = (req: ProxyRequest): Forwarder => (h2cForwarder !== undefined && !isHttp2(req) && !hasBody(req) ? h2cForwarder : forwarder);
   /** Requests per upstream address (both modes), so a pod that left is closed only once its requests finish. */
   const perUpstream = new Map<string, number>();
   const closeWhenIdle = new Set<string>();
@@ -219,7 +243,7 @@ export function buildActivator(deps: ActivatorDeps): Activator {
     closeWhenIdle.delete(address);
     // Another revision may still list the same address (a reused port): keep its pool.
     for (const s of revs.values()) if (s.pods.has(address)) return;
-    forwarder.closeUpstream(address).catch((err: unknown) => logger.warn({ err, address }, 'closing upstream pool failed'));
+    for (const f of [forwarder, h2cForwarder]) f?.closeUpstream(address).catch((err: unknown) => logger.warn({ err, address }, 'closing upstream pool failed'));
   }
 
   /** §b4: probe every unverified pod now, then every probeIntervalMs while any stays unverified. */
@@ -353,7 +377,7 @@ export function buildActivator(deps: ActivatorDeps): Activator {
     const t = timeoutsMs(s.info);
     upstreamIn(address);
     try {
-      await forwarder.forward(req, res, {
+      await forwarderFor(req).forward(req, res, {
         upstream: address,
         startMs,
         totalTimeoutMs: t.total,
@@ -418,7 +442,7 @@ export function buildActivator(deps: ActivatorDeps): Activator {
         upstreamIn(address);
         let neverSent = false;
         try {
-          const out = await forwarder.forward(req, res, {
+          const out = await forwarderFor(req).forward(req, res, {
             upstream: address,
             startMs,
             totalTimeoutMs: t.total,
@@ -644,7 +668,7 @@ export function buildActivator(deps: ActivatorDeps): Activator {
         s.probeTimer?.();
         s.probeTimer = undefined;
       }
-      await forwarder.close();
+      await Promise.all([forwarder.close(), h2cForwarder?.close()]);
     },
     metrics: () => metrics.text(),
     get metricsContentType() {

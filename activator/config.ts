@@ -36,11 +36,25 @@ export interface ActivatorConfig {
   readonly maxDispatchAttempts: number;
   /** Upstream connect timeout. */
   readonly connectTimeoutMs: number;
+  /**
+   * How requests (not upgrades) go to pods: `h2c` multiplexes them as HTTP/2 streams over a few cleartext connections
+   * per pod (the queue-proxy serves h2c on its port); `http1` opens an HTTP/1.1 connection per concurrent request.
+   */
+  readonly upstreamProtocol: UpstreamProtocol;
+  /**
+   * New connections to one pod that may be unconfirmed at once (connecting, or not yet answered and younger than
+   * 20 ms); more wait their turn, so a burst does not overflow the pod's accept queue (dropped SYNs are retried only
+   * after 1 s). 0 = no pacing.
+   */
+  readonly maxNewConnectionsPerPod: number;
   /** §b2 fallbacks when a revision gives no timeout: 300 / 300 / 0 s. */
   readonly fallbackTimeoutSeconds: number;
   readonly fallbackResponseStartTimeoutSeconds: number;
   readonly fallbackIdleTimeoutSeconds: number;
 }
+
+export type UpstreamProtocol = 'http1' | 'h2c';
+export const UPSTREAM_PROTOCOLS: readonly UpstreamProtocol[] = ['http1', 'h2c'];
 
 export const DEFAULTS: Readonly<ActivatorConfig> = Object.freeze({
   maxWaitingPerRevision: 10_000,
@@ -58,6 +72,8 @@ export const DEFAULTS: Readonly<ActivatorConfig> = Object.freeze({
   numActivators: 1,
   maxDispatchAttempts: 3,
   connectTimeoutMs: 5_000,
+  upstreamProtocol: 'http1',
+  maxNewConnectionsPerPod: 128,
   fallbackTimeoutSeconds: 300,
   fallbackResponseStartTimeoutSeconds: 300,
   fallbackIdleTimeoutSeconds: 0,
@@ -78,6 +94,7 @@ const NUMBER_RANGES: Record<NumKey, [number, number]> = {
   numActivators: [1, 10_000],
   maxDispatchAttempts: [1, 100],
   connectTimeoutMs: [1, 600_000],
+  maxNewConnectionsPerPod: [0, 100_000],
   fallbackTimeoutSeconds: [1, 3600],
   fallbackResponseStartTimeoutSeconds: [0, 3600],
   fallbackIdleTimeoutSeconds: [0, 3600],
@@ -102,6 +119,9 @@ export function resolveActivatorConfig(partial: Partial<ActivatorConfig> = {}, w
       }
     } else if (typeof def !== typeof value || (typeof value === 'string' && value === '')) {
       problems.push({ key: where + key, message: `expected a ${typeof def}, got ${JSON.stringify(value)}` });
+      continue;
+    } else if (key === 'upstreamProtocol' && !(UPSTREAM_PROTOCOLS as readonly unknown[]).includes(value)) {
+      problems.push({ key: where + key, message: `expected one of ${UPSTREAM_PROTOCOLS.join(', ')}, got ${JSON.stringify(value)}` });
       continue;
     }
     out[key] = value;

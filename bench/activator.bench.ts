@@ -45,20 +45,26 @@ for (let i = 0; i < n; i++) {
 process.on('message', (m) => { if (m === 'exit') { for (const s of socks) s.destroy(); process.exit(0); } });
 `;
 
-/** A pod (queue-proxy stand-in): answers the §b4 probe, records arrival times (epoch ms, sub-ms precision). */
+/**
+ * A pod (queue-proxy stand-in) on the shared listener the real queue-proxy uses (common/http/server.ts: HTTP/1.1 and
+ * h2c on one port): answers the §b4 probe, records arrival times (epoch ms, sub-ms precision) and the protocol.
+ */
 const POD_SCRIPT = `
-const http = require('node:http');
+const { createListener } = await import(process.argv[2]);
 const arrivals = [];
-const server = http.createServer((req, res) => {
-  if (req.url === '/healthz') return res.end('queue');
+let h2 = 0;
+const handler = (req, res) => {
+  if (req.url === '/healthz') { res.end('queue'); return; }
   arrivals.push(performance.timeOrigin + performance.now());
+  if (req.httpVersionMajor === 2) h2++;
   res.end('ok');
-});
-server.keepAliveTimeout = 5000;
-server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => process.send({ port: server.address().port }));
+};
+const listener = createListener({ handler });
+const port = await listener.listen(0, '127.0.0.1');
+process.send({ port });
 process.on('message', (m) => {
-  if (m === 'arrivals') process.send({ arrivals });
-  if (m === 'exit') { server.closeAllConnections(); process.exit(0); }
+  if (m === 'arrivals') process.send({ arrivals, h2 });
+  if (m === 'exit') { void listener.close({ timeoutMs: 100 }).finally(() => process.exit(0)); }
 });
 `;
 
@@ -73,7 +79,7 @@ autocannon({ url: process.argv[3], connections: 32, duration: 3, headers: { host
 
 interface Pod {
   address: string;
-  arrivals(): Promise<number[]>;
+  arrivals(): Promise<{ arrivals: number[]; h2: number }>;
   close(): Promise<void>;
 }
 
@@ -97,14 +103,15 @@ function nextMessage<T>(child: ChildProcess, key: string): Promise<T> {
 }
 
 async function startPod(dir: string): Promise<Pod> {
-  const child = forkScript(dir, 'pod.cjs', POD_SCRIPT, []);
+  const server = new URL('../common/http/server.js', import.meta.url).href;
+  const child = forkScript(dir, 'pod.mjs', POD_SCRIPT, [server]);
   const { port } = await nextMessage<{ port: number }>(child, 'port');
   return {
     address: `127.0.0.1:${port}`,
     async arrivals() {
-      const got = nextMessage<{ arrivals: number[] }>(child, 'arrivals');
+      const got = nextMessage<{ arrivals: number[]; h2: number }>(child, 'arrivals');
       child.send('arrivals');
-      return (await got).arrivals;
+      return got;
     },
     close: () => stopChild(child),
   };
@@ -188,31 +195,63 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-async function coldStart(log: Log, dir: string, trustReady: boolean): Promise<void> {
-  const N = 1000;
-  const act = await startActivator({ trustReadyEndpoints: trustReady });
+interface ColdRound {
+  first: number;
+  p50: number;
+  p99: number;
+  last: number;
+  arrived: number;
+  h2: number;
+}
+
+/** One cold start: N requests held at zero, then the pod published; latencies from the publish to each arrival. */
+async function coldStartRound(dir: string, config: Partial<ActivatorConfig>, N: number): Promise<ColdRound | string> {
+  const act = await startActivator(config);
   const pod = await startPod(dir);
   const clients = startClients(dir, act.port, N);
   try {
     await clients.written;
     const held = await until(() => act.app.revisionState('default', 'hello')?.waiting === N, 15_000);
-    if (!held) {
-      log(`cold start: only ${act.app.revisionState('default', 'hello')?.waiting ?? 0}/${N} requests held in time; skipped`);
-      return;
-    }
-    // The pod's queue-proxy is ready (listening, answering probes); its endpoint is published now.
+    if (!held) return `only ${act.app.revisionState('default', 'hello')?.waiting ?? 0}/${N} requests held in time`;
+    // The pod's queue-proxy is ready (listening, answering probes); its endpoint is published now. With probing on,
+    // this is also the moment its first probe would pass, so the probe's own time is counted, not hidden.
     const t0 = performance.timeOrigin + performance.now();
     act.endpoints.set('default', 'hello', [{ name: 'pod-1', address: pod.address, ready: true }]);
     await clients.done;
-    const lat = (await pod.arrivals()).map((t) => t - t0).sort((a, b) => a - b);
-    const p99 = pct(lat, 99);
-    log(`cold start, burst of ${N} held requests (CC 0, one pod, ${trustReady ? 'ready pod trusted, no probe' : 'pod probed first (default)'}): first ${lat[0]?.toFixed(2)} ms, p50 ${pct(lat, 50).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, last ${lat.at(-1)?.toFixed(2)} ms (arrived ${lat.length}/${N})`);
-    log(`  goal p99 < 10 ms: ${p99 < 10 && lat.length === N ? 'MET' : 'MISSED'}`);
+    const got = await pod.arrivals();
+    const lat = got.arrivals.map((t) => t - t0).sort((x, y) => x - y);
+    return { first: lat[0] ?? NaN, p50: pct(lat, 50), p99: pct(lat, 99), last: lat.at(-1) ?? NaN, arrived: lat.length, h2: got.h2 };
   } finally {
     await stopChild(clients.child);
     await act.close();
     await pod.close();
   }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  if (s.length === 0) return NaN;
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Several rounds of one configuration; the goal is judged on the median of the rounds' p99s. */
+async function coldStart(log: Log, dir: string, label: string, config: Partial<ActivatorConfig>, rounds: number): Promise<void> {
+  const N = 1000;
+  const ok: ColdRound[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const r = await coldStartRound(dir, config, N);
+    if (typeof r === 'string') {
+      log(`  round ${i + 1}: ${r}; skipped`);
+      continue;
+    }
+    ok.push(r);
+    log(`  round ${i + 1}: first ${r.first.toFixed(2)} ms, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, last ${r.last.toFixed(2)} ms (arrived ${r.arrived}/${N}, ${r.h2} over h2)`);
+  }
+  const all = ok.length === rounds && ok.every((r) => r.arrived === N);
+  const p99 = median(ok.map((r) => r.p99));
+  log(`cold start, burst of ${N} held requests (CC 0, one pod on the shared listener, ${label}), median of ${ok.length} rounds: first ${median(ok.map((r) => r.first)).toFixed(2)} ms, p50 ${median(ok.map((r) => r.p50)).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms (rounds' p99 ${Math.min(...ok.map((r) => r.p99)).toFixed(1)}–${Math.max(...ok.map((r) => r.p99)).toFixed(1)} ms)`);
+  log(`  goal p99 < 10 ms: ${p99 < 10 && all ? 'MET' : 'MISSED'}`);
 }
 
 async function throughput(log: Log, dir: string): Promise<void> {
@@ -279,11 +318,25 @@ async function memory(log: Log, dir: string): Promise<void> {
   }
 }
 
+const COLD_VARIANTS: { label: string; config: Partial<ActivatorConfig> }[] = [
+  { label: 'defaults: pod probed first, HTTP/1.1, new connections paced', config: {} },
+  { label: 'HTTP/1.1, pod probed first, no connection pacing (before this change)', config: { maxNewConnectionsPerPod: 0 } },
+  { label: 'HTTP/1.1 paced, ready pod trusted (no probe)', config: { trustReadyEndpoints: true } },
+  { label: 'upstreamProtocol h2c, pod probed first', config: { upstreamProtocol: 'h2c' } },
+  { label: 'upstreamProtocol h2c, ready pod trusted (no probe)', config: { upstreamProtocol: 'h2c', trustReadyEndpoints: true } },
+];
+
 export default async function bench(log: Log): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tide-act-bench-'));
   try {
-    await coldStart(log, dir, false);
-    await coldStart(log, dir, true);
+    // BENCH_ACTIVATOR=cold runs only the cold-start part; BENCH_ROUNDS sets its rounds (default 5).
+    const only = process.env['BENCH_ACTIVATOR'];
+    const rounds = Number(process.env['BENCH_ROUNDS'] ?? 5) || 5;
+    // BENCH_COLD_VARIANT=i runs only that variant (0-based).
+    const pick = process.env['BENCH_COLD_VARIANT'];
+    const variants = pick === undefined ? COLD_VARIANTS : COLD_VARIANTS.filter((_, i) => String(i) === pick);
+    for (const v of variants) await coldStart(log, dir, v.label, v.config, rounds);
+    if (only === 'cold') return;
     await throughput(log, dir);
     await memory(log, dir);
   } finally {

@@ -300,7 +300,8 @@ export default async function bench(log: Log): Promise<void> {
         const before = r.child ? cpuSeconds(r.child.pid!) : undefined;
         const load = await autocannon(r.port, CONNECTIONS, LOAD_SECONDS);
         const after = r.child ? cpuSeconds(r.child.pid!) : undefined;
-        const cpu = before !== undefined && after !== undefined && load.requests > 0 ? ((after - before) * 1e6) / load.requests : undefined;
+        // 0 = the work happened in processes we do not measure (nginx's worker is a child of the master): n/a.
+        const cpu = before !== undefined && after !== undefined && after > before && load.requests > 0 ? ((after - before) * 1e6) / load.requests : undefined;
         const lat = await medianLatencyUs(r.port);
         rows[i]!.rounds[round] = { load, cpuUsPerRequest: cpu, latency: lat };
       }
@@ -375,7 +376,7 @@ export default async function bench(log: Log): Promise<void> {
   log(`CPU per request (median): tide ${fmt(cpuTide, 1)} µs` + (bare ? `, bare undici ${fmt(median(bare.rounds.map(cpuOf)), 1)} µs` : '') + (hp ? `, http-proxy ${fmt(median(hp.rounds.map(cpuOf)), 1)} µs` : ''));
   goal('peak RSS ≤ 100 MB (MB)', tide.peakRssMb, tide.peakRssMb === undefined ? undefined : tide.peakRssMb <= 100);
   if (tide.restRssMb !== undefined && tide.peakRssMb !== undefined) {
-    log(`tide RSS: ${fmt(tide.restRssMb, 1)} MB at rest (modules; see proxy/README.md), +${fmt(tide.peakRssMb - tide.restRssMb, 1)} MB under load (V8 heap growth)` + (bare?.peakRssMb !== undefined && bare.restRssMb !== undefined ? `; bare undici: ${fmt(bare.restRssMb, 1)} at rest, +${fmt(bare.peakRssMb - bare.restRssMb, 1)} under load` : ''));
+    log(`tide RSS: ${fmt(tide.restRssMb, 1)} MB at rest (node + imported modules), +${fmt(tide.peakRssMb - tide.restRssMb, 1)} MB under load (V8 heap growth)` + (bare?.peakRssMb !== undefined && bare.restRssMb !== undefined ? `; bare undici: ${fmt(bare.restRssMb, 1)} at rest, +${fmt(bare.peakRssMb - bare.restRssMb, 1)} under load` : ''));
   }
   const errors = rows.reduce((n, r) => n + r.rounds.reduce((m, x) => m + x.load.errors + x.load.non2xx, 0), 0);
   if (errors > 0) log(`warning: ${errors} errors or non-2xx responses during the runs (see table)`);

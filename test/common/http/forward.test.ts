@@ -275,6 +275,62 @@ describe('§a8 timeouts', () => {
   });
 });
 
+describe('§a8 timeouts on the forwarder clock', () => {
+  it('each request still times out at exactly its own deadline: in order, out of order, and after others finished', async () => {
+    const { FakeClock } = await import('../../support/fake-clock.js');
+    const { createForwarder } = await import('../../../common/http/forward.js');
+    const { createListener } = await import('../../../common/http/server.js');
+    const held: http.ServerResponse[] = [];
+    const up = await upstream((_q, res) => {
+      held.push(res);
+    });
+    const clock = new FakeClock(1_000_000);
+    const fw = createForwarder({ clock });
+    const timedOutAt: Record<string, number> = {};
+    let started = 0;
+    const l = createListener({
+      clock,
+      handler: async (req, res, startMs) => {
+        const total = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('t'));
+        started++;
+        const out = await fw.forward(req, res, { upstream: up.address, startMs, totalTimeoutMs: total });
+        if (out.result === 'timeout') timedOutAt[req.url ?? ''] = clock.now() - startMs;
+      },
+    });
+    cleanups.push(async () => {
+      for (const r of held) r.destroy();
+      await l.close({ timeoutMs: 500 });
+      await fw.close();
+    });
+    const port = await l.listen(0, '127.0.0.1');
+    const send = (t: number, name: string): Promise<number> => fetch(`http://127.0.0.1:${port}/?t=${t}&n=${name}`).then((r) => r.status);
+    // a: 1000 ms, b: 3000 ms, c: 500 ms (due before both earlier requests), d answered in time.
+    const a = send(1000, 'a');
+    await until(() => started === 1 && held.length === 1);
+    const b = send(3000, 'b');
+    await until(() => started === 2 && held.length === 2);
+    const c = send(500, 'c');
+    await until(() => started === 3 && held.length === 3);
+    const d = send(4000, 'd');
+    await until(() => started === 4 && held.length === 4);
+    held[3]?.end('ok');
+    expect(await d).toBe(200);
+    clock.advance(499);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(Object.keys(timedOutAt)).toEqual([]);
+    clock.advance(1);
+    expect(await c).toBe(504);
+    clock.advance(499);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(Object.keys(timedOutAt)).toEqual(['/?t=500&n=c']);
+    clock.advance(1);
+    expect(await a).toBe(504);
+    clock.advance(2000);
+    expect(await b).toBe(504);
+    expect(timedOutAt).toEqual({ '/?t=500&n=c': 500, '/?t=1000&n=a': 1000, '/?t=3000&n=b': 3000 });
+  });
+});
+
 describe('retries (off unless configured)', () => {
   it('no retries by default (Knative)', async () => {
     const port = await deadPort();
