@@ -221,7 +221,7 @@ export function createListener(options: ListenerOptions): Listener {
     }
     override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
       // After a 413 the socket must live until the 413 is written; Connection: close then ends it.
-      if (this[BODY_BYTES] > this[kLimit] && this[kLimit] > 0) {
+      if (isOverBodyLimit(this)) {
         cb(err);
         return;
       }
@@ -238,7 +238,7 @@ export function createListener(options: ListenerOptions): Listener {
       return super.push(chunk, encoding);
     }
     override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
-      if (this[BODY_BYTES] > this[kLimit] && this[kLimit] > 0) {
+      if (isOverBodyLimit(this)) {
         cb(err);
         return;
       }
@@ -489,4 +489,9 @@ export function createListener(options: ListenerOptions): Listener {
 
 function noop(): void {
   // errors on sockets are handled where the socket is used; this keeps a stray one from crashing the process
+}
+
+/** True once a request's body passed its limit (a 413 is being written; the socket must outlive the request). */
+function isOverBodyLimit(r: LimitedRequest): boolean {
+  return r[kLimit] > 0 && r[BODY_BYTES] > r[kLimit];
 }

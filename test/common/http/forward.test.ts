@@ -3,22 +3,13 @@ import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { H } from '../../../common/http/headers.js';
 import type { OutgoingHeaders } from '../../../common/http/types.js';
-import { deadPort, firstStatus, rawExchange, startProxy, startUpstream, until, type Rig, type Upstream } from './helpers.js';
+import { deadPort, firstStatus, rawExchange, trackedRigs, until } from './helpers.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
 });
-async function upstream(h?: Parameters<typeof startUpstream>[0]): Promise<Upstream> {
-  const u = await startUpstream(h);
-  cleanups.push(() => u.close());
-  return u;
-}
-async function proxy(...args: Parameters<typeof startProxy>): Promise<Rig> {
-  const r = await startProxy(...args);
-  cleanups.push(() => r.close());
-  return r;
-}
+const { upstream, proxy } = trackedRigs(cleanups);
 
 describe('headers', () => {
   it('RFC 9110 §7.6.1: hop-by-hop and Connection-named headers are stripped both ways', async () => {

@@ -136,3 +136,25 @@ export async function until(cond: () => boolean, ms = 2000): Promise<void> {
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/**
+ * Rigs that close themselves: `upstream()` and `proxy()` start what startUpstream/startProxy start and register the
+ * close with `cleanups`, which the test file drains in afterEach.
+ */
+export function trackedRigs(cleanups: (() => Promise<void> | void)[]): {
+  upstream: (h?: Parameters<typeof startUpstream>[0]) => Promise<Upstream>;
+  proxy: (...args: Parameters<typeof startProxy>) => Promise<Rig>;
+} {
+  return {
+    async upstream(h) {
+      const u = await startUpstream(h);
+      cleanups.push(() => u.close());
+      return u;
+    },
+    async proxy(...args) {
+      const r = await startProxy(...args);
+      cleanups.push(() => r.close());
+      return r;
+    },
+  };
+}

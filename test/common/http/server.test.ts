@@ -3,22 +3,13 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createListener, type Listener } from '../../../common/http/server.js';
-import { firstStatus, rawExchange, startProxy, startUpstream, until, type Rig, type Upstream } from './helpers.js';
+import { firstStatus, rawExchange, trackedRigs, until } from './helpers.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
 });
-async function upstream(h?: Parameters<typeof startUpstream>[0]): Promise<Upstream> {
-  const u = await startUpstream(h);
-  cleanups.push(() => u.close());
-  return u;
-}
-async function proxy(...args: Parameters<typeof startProxy>): Promise<Rig> {
-  const r = await startProxy(...args);
-  cleanups.push(() => r.close());
-  return r;
-}
+const { upstream, proxy } = trackedRigs(cleanups);
 async function listener(opts: Parameters<typeof createListener>[0]): Promise<Listener> {
   const l = createListener(opts);
   await l.listen(0, '127.0.0.1');
