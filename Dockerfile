@@ -19,5 +19,6 @@ COPY examples ./examples
 # queue-proxy ports (Knative's numbers): serving, admin, stats (gRPC), metrics.
 EXPOSE 8012 8022 9090 9091
 USER node
-ENTRYPOINT ["node", "/app/bin/tide.js"]
+# The queue-proxy's launch flags (proxy/node-flags.ts QUEUE_PROXY_NODE_FLAGS; test/proxy/node-flags.test.ts checks this line).
+ENTRYPOINT ["node", "--max-semi-space-size=8", "/app/bin/tide.js"]
 CMD ["queue-proxy"]

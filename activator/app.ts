@@ -10,9 +10,8 @@ import type * as net from 'node:net';
 import type { Clock, Cancel } from '../common/clock.js';
 import { DataPlaneError } from '../common/errors.js';
 import { createForwarder, type Forwarder } from '../common/http/forward.js';
-import { h2cPoolOptions } from '../common/http/h2c-upstream.js';
 import { pacedConnectPoolOptions } from '../common/http/upstream-connect.js';
-import { H, PROXY_REQUEST_ACTIVATOR, INTERNAL_HEADERS } from '../common/http/headers.js';
+import { CLIENT_PROTOCOL_HTTP1, H, PROXY_REQUEST_ACTIVATOR, INTERNAL_HEADERS } from '../common/http/headers.js';
 import { isHttp2, requestHost, respondText, type Handler, type OutgoingHeaders, type ProxyRequest, type ProxyResponse, type UpgradeHandler } from '../common/http/types.js';
 import { forwardUpgrade } from '../common/http/websocket.js';
 import type { Logger } from '../common/logger.js';
@@ -102,12 +101,43 @@ function proxyRewrite(h: OutgoingHeaders): void {
   delete h['host'];
   h[H.proxyRequest] = PROXY_REQUEST_ACTIVATOR;
   for (const name of INTERNAL_HEADERS) delete h[name];
+  delete h[H.clientProtocol];
+}
+
+/**
+ * Proxy-mode upgrades: proxyRewrite, then `Host: <pod address>`. The raw upgrade relay writes only the headers it is
+ * given, and HTTP/1.1 needs a Host (the queue-proxy's listener refuses a request without one with 400); the forwarder's
+ * HTTP/1.1 and h2c paths put the pod address there themselves, as Knative's activator (Go client, emptied r.Host) does.
+ */
+function proxyRewriteUpgrade(h: OutgoingHeaders, podAddress: string): void {
+  proxyRewrite(h);
+  h['host'] = podAddress;
 }
 
 /** Serve mode: the activator stands in for the ingress; a client may not claim to be the activator. */
 function serveRewrite(h: OutgoingHeaders): void {
   delete h[H.proxyRequest];
   delete h[H.originalHost];
+  delete h[H.clientProtocol];
+}
+
+/**
+ * With `upstreamProtocol: h2c` every request reaches the pod as an h2c stream; an HTTP/1.x client's request is marked
+ * so the queue-proxy sends it on to the app over HTTP/1.1 (headers.ts CLIENT_PROTOCOL_HTTP1).
+ */
+function proxyRewriteH2c(h: OutgoingHeaders, req: ProxyRequest): void {
+  proxyRewrite(h);
+  if (req.httpVersionMajor !== 2) h[H.clientProtocol] = CLIENT_PROTOCOL_HTTP1;
+}
+
+function serveRewriteH2c(h: OutgoingHeaders, req: ProxyRequest): void {
+  serveRewrite(h);
+  if (req.httpVersionMajor !== 2) h[H.clientProtocol] = CLIENT_PROTOCOL_HTTP1;
+}
+
+/** The forwarder's `upstreamH2` for `upstreamProtocol: h2c`. */
+function alwaysH2(): boolean {
+  return true;
 }
 
 function firstHeader(v: string | string[] | undefined): string | undefined {
@@ -138,29 +168,21 @@ export function buildActivator(deps: ActivatorDeps): Activator {
   const reporter = new ConcurrencyReporter();
   const budget = new HoldBudget(config);
   const prober = deps.prober ?? createHttpProber({ clock, timeoutMs: config.probeTimeoutMs });
+  // upstreamProtocol h2c (default): requests share a few h2c sessions per pod instead of a connection each, so a burst
+  // released at once does not open hundreds of connections. http1: a connection per concurrent request, new ones paced.
+  const h2c = config.upstreamProtocol === 'h2c';
   const forwarder: Forwarder = createForwarder({
     clock,
     random: deps.random,
     timeoutBody: TIMEOUT_BODY,
     connectTimeoutMs: config.connectTimeoutMs,
+    ...(h2c ? { upstreamH2: alwaysH2 } : {}),
     ...(config.maxNewConnectionsPerPod > 0
       ? { upstreamPoolOptions: pacedConnectPoolOptions({ clock, connectTimeoutMs: config.connectTimeoutMs, maxUnconfirmed: config.maxNewConnectionsPerPod }) }
       : {}),
   });
-  // upstreamProtocol h2c: HTTP/1.1 requests without a body are multiplexed over a few h2c connections per pod; those
-  // with a body keep HTTP/1.1 (undici would send a streamed body only on an otherwise idle h2 connection). h2 client
-  // requests use the forwarder's own h2c session either way.
-  const h2cForwarder: Forwarder | undefined =
-    config.upstreamProtocol === 'h2c'
-      ? createForwarder({
-          clock,
-          random: deps.random,
-          timeoutBody: TIMEOUT_BODY,
-          connectTimeoutMs: config.connectTimeoutMs,
-          upstreamPoolOptions: h2cPoolOptions({ connectTimeoutMs: config.connectTimeoutMs }),
-        })
-      : undefined;
-  const forwarderFor = (req: ProxyRequest): Forwarder => (h2cForwarder !== undefined && !isHttp2(req) && !hasBody(req) ? h2cForwarder : forwarder);
+  const forwardProxyRewrite = h2c ? proxyRewriteH2c : proxyRewrite;
+  const forwardServeRewrite = h2c ? serveRewriteH2c : serveRewrite;
   /** Requests per upstream address (both modes), so a pod that left is closed only once its requests finish. */
   const perUpstream = new Map<string, number>();
   const closeWhenIdle = new Set<string>();
@@ -243,7 +265,7 @@ export function buildActivator(deps: ActivatorDeps): Activator {
     closeWhenIdle.delete(address);
     // Another revision may still list the same address (a reused port): keep its pool.
     for (const s of revs.values()) if (s.pods.has(address)) return;
-    for (const f of [forwarder, h2cForwarder]) f?.closeUpstream(address).catch((err: unknown) => logger.warn({ err, address }, 'closing upstream pool failed'));
+    forwarder.closeUpstream(address).catch((err: unknown) => logger.warn({ err, address }, 'closing upstream pool failed'));
   }
 
   /** §b4: probe every unverified pod now, then every probeIntervalMs while any stays unverified. */
@@ -377,13 +399,13 @@ export function buildActivator(deps: ActivatorDeps): Activator {
     const t = timeoutsMs(s.info);
     upstreamIn(address);
     try {
-      await forwarderFor(req).forward(req, res, {
+      await forwarder.forward(req, res, {
         upstream: address,
         startMs,
         totalTimeoutMs: t.total,
         responseStartTimeoutMs: t.responseStart,
         idleTimeoutMs: t.idle,
-        rewriteHeaders: serveRewrite,
+        rewriteHeaders: forwardServeRewrite,
       });
     } finally {
       upstreamOut(address);
@@ -442,13 +464,13 @@ export function buildActivator(deps: ActivatorDeps): Activator {
         upstreamIn(address);
         let neverSent = false;
         try {
-          const out = await forwarderFor(req).forward(req, res, {
+          const out = await forwarder.forward(req, res, {
             upstream: address,
             startMs,
             totalTimeoutMs: t.total,
             responseStartTimeoutMs: t.responseStart,
             idleTimeoutMs: t.idle,
-            rewriteHeaders: proxyRewrite,
+            rewriteHeaders: forwardProxyRewrite,
             respondWhenNeverSent: false,
           });
           neverSent = out.result === 'never-sent';
@@ -596,7 +618,7 @@ export function buildActivator(deps: ActivatorDeps): Activator {
       handedOff = true;
       forwardUpgrade(req, socket, head, {
         upstream: address,
-        rewriteHeaders: proxyRewrite,
+        rewriteHeaders: (h) => proxyRewriteUpgrade(h, address),
         onClose: () => {
           slot.release();
           upstreamOut(address);
@@ -668,7 +690,7 @@ export function buildActivator(deps: ActivatorDeps): Activator {
         s.probeTimer?.();
         s.probeTimer = undefined;
       }
-      await Promise.all([forwarder.close(), h2cForwarder?.close()]);
+      await forwarder.close();
     },
     metrics: () => metrics.text(),
     get metricsContentType() {

@@ -37,8 +37,10 @@ export interface ActivatorConfig {
   /** Upstream connect timeout. */
   readonly connectTimeoutMs: number;
   /**
-   * How requests (not upgrades) go to pods: `h2c` multiplexes them as HTTP/2 streams over a few cleartext connections
-   * per pod (the queue-proxy serves h2c on its port); `http1` opens an HTTP/1.1 connection per concurrent request.
+   * How requests (not upgrades) go to pods: `h2c` (default; Tide only) multiplexes them as HTTP/2 streams over a few
+   * cleartext connections per pod (the queue-proxy serves h2c on its port and sends HTTP/1.x clients' requests on to
+   * the app as HTTP/1.1); `http1` opens an HTTP/1.1 connection per concurrent request, as Knative's activator does
+   * for HTTP/1 revisions.
    */
   readonly upstreamProtocol: UpstreamProtocol;
   /**
@@ -72,7 +74,7 @@ export const DEFAULTS: Readonly<ActivatorConfig> = Object.freeze({
   numActivators: 1,
   maxDispatchAttempts: 3,
   connectTimeoutMs: 5_000,
-  upstreamProtocol: 'http1',
+  upstreamProtocol: 'h2c',
   maxNewConnectionsPerPod: 128,
   fallbackTimeoutSeconds: 300,
   fallbackResponseStartTimeoutSeconds: 300,

@@ -25,24 +25,37 @@ import { StaticEndpointsSource, StaticRevisionSource } from '../activator/static
 
 type Log = (line: string) => void;
 
-/** A child that opens `n` raw sockets, each sending one GET for hello.localhost, and reports when all are written. */
+/**
+ * A child that opens `n` raw sockets, each sending one GET for hello.localhost, and reports when all are written.
+ * With a third argument `hold`, it connects every socket, reports `connected`, writes only when told `go`, keeps the
+ * connections alive (as a client of a ready pod would) and counts a request done at its response's first bytes.
+ */
 const CLIENT_SCRIPT = `
 const net = require('node:net');
-const [port, n] = process.argv.slice(2).map(Number);
+const [port, n] = process.argv.slice(2, 4).map(Number);
+const hold = process.argv[4] === 'hold';
 const socks = [];
-let written = 0, done = 0;
+let written = 0, done = 0, connected = 0;
+const close = hold ? '' : 'Connection: close\\r\\n';
+const send = (s, i) => s.write('GET /r' + i + ' HTTP/1.1\\r\\nHost: hello.localhost\\r\\n' + close + '\\r\\n', () => {
+  if (++written === n) process.send({ written });
+});
 for (let i = 0; i < n; i++) {
   const s = net.connect(port, '127.0.0.1', () => {
-    s.write('GET /r' + i + ' HTTP/1.1\\r\\nHost: hello.localhost\\r\\nConnection: close\\r\\n\\r\\n', () => {
-      if (++written === n) process.send({ written });
-    });
+    if (!hold) send(s, i);
+    else if (++connected === n) process.send({ connected });
   });
-  s.on('data', () => {});
+  let answered = false;
+  const finished = () => { if (!answered) { answered = true; if (++done === n) process.send({ done }); } };
+  s.on('data', () => { if (hold) finished(); });
   s.on('error', () => {});
-  s.on('close', () => { if (++done === n) process.send({ done }); });
+  s.on('close', finished);
   socks.push(s);
 }
-process.on('message', (m) => { if (m === 'exit') { for (const s of socks) s.destroy(); process.exit(0); } });
+process.on('message', (m) => {
+  if (m === 'go') socks.forEach(send);
+  if (m === 'exit') { for (const s of socks) s.destroy(); process.exit(0); }
+});
 `;
 
 /**
@@ -156,17 +169,20 @@ async function startActivator(config: Partial<ActivatorConfig> = {}): Promise<{ 
   };
 }
 
-function startClients(dir: string, port: number, n: number): { child: ChildProcess; written: Promise<void>; done: Promise<void> } {
-  const child = forkScript(dir, 'clients.cjs', CLIENT_SCRIPT, [String(port), String(n)]);
+function startClients(dir: string, port: number, n: number, hold = false): { child: ChildProcess; connected: Promise<void>; written: Promise<void>; done: Promise<void> } {
+  const child = forkScript(dir, 'clients.cjs', CLIENT_SCRIPT, [String(port), String(n), ...(hold ? ['hold'] : [])]);
+  let onConnected!: () => void;
   let onWritten!: () => void;
   let onDone!: () => void;
+  const connected = new Promise<void>((r) => (onConnected = r));
   const written = new Promise<void>((r) => (onWritten = r));
   const done = new Promise<void>((r) => (onDone = r));
-  child.on('message', (m: { written?: number; done?: number }) => {
+  child.on('message', (m: { connected?: number; written?: number; done?: number }) => {
+    if (m.connected !== undefined) onConnected();
     if (m.written !== undefined) onWritten();
     if (m.done !== undefined) onDone();
   });
-  return { child, written, done };
+  return { child, connected, written, done };
 }
 
 async function until(cond: () => boolean, timeoutMs: number): Promise<boolean> {
@@ -204,6 +220,12 @@ interface ColdRound {
   h2: number;
 }
 
+/** Latencies from `t0` to each arrival at the pod. */
+function roundFrom(got: { arrivals: number[]; h2: number }, t0: number): ColdRound {
+  const lat = got.arrivals.map((t) => t - t0).sort((x, y) => x - y);
+  return { first: lat[0] ?? NaN, p50: pct(lat, 50), p99: pct(lat, 99), last: lat.at(-1) ?? NaN, arrived: lat.length, h2: got.h2 };
+}
+
 /** One cold start: N requests held at zero, then the pod published; latencies from the publish to each arrival. */
 async function coldStartRound(dir: string, config: Partial<ActivatorConfig>, N: number): Promise<ColdRound | string> {
   const act = await startActivator(config);
@@ -218,12 +240,30 @@ async function coldStartRound(dir: string, config: Partial<ActivatorConfig>, N: 
     const t0 = performance.timeOrigin + performance.now();
     act.endpoints.set('default', 'hello', [{ name: 'pod-1', address: pod.address, ready: true }]);
     await clients.done;
-    const got = await pod.arrivals();
-    const lat = got.arrivals.map((t) => t - t0).sort((x, y) => x - y);
-    return { first: lat[0] ?? NaN, p50: pct(lat, 50), p99: pct(lat, 99), last: lat.at(-1) ?? NaN, arrived: lat.length, h2: got.h2 };
+    return roundFrom(await pod.arrivals(), t0);
   } finally {
     await stopChild(clients.child);
     await act.close();
+    await pod.close();
+  }
+}
+
+/**
+ * The floor for the same burst without an activator: N clients already connected straight to a ready pod all send at
+ * once; latencies from the signal to send to each arrival. What the pod (one event loop) needs to take in N requests.
+ */
+async function directRound(dir: string, N: number): Promise<ColdRound | string> {
+  const pod = await startPod(dir);
+  const port = Number(pod.address.split(':')[1]);
+  const clients = startClients(dir, port, N, true);
+  try {
+    await clients.connected;
+    const t0 = performance.timeOrigin + performance.now();
+    clients.child.send('go');
+    await clients.done;
+    return roundFrom(await pod.arrivals(), t0);
+  } finally {
+    await stopChild(clients.child);
     await pod.close();
   }
 }
@@ -236,11 +276,11 @@ function median(xs: number[]): number {
 }
 
 /** Several rounds of one configuration; the goal is judged on the median of the rounds' p99s. */
-async function coldStart(log: Log, dir: string, label: string, config: Partial<ActivatorConfig>, rounds: number): Promise<void> {
+async function coldStart(log: Log, dir: string, label: string, config: Partial<ActivatorConfig> | 'direct', rounds: number): Promise<void> {
   const N = 1000;
   const ok: ColdRound[] = [];
   for (let i = 0; i < rounds; i++) {
-    const r = await coldStartRound(dir, config, N);
+    const r = config === 'direct' ? await directRound(dir, N) : await coldStartRound(dir, config, N);
     if (typeof r === 'string') {
       log(`  round ${i + 1}: ${r}; skipped`);
       continue;
@@ -318,12 +358,12 @@ async function memory(log: Log, dir: string): Promise<void> {
   }
 }
 
-const COLD_VARIANTS: { label: string; config: Partial<ActivatorConfig> }[] = [
-  { label: 'defaults: pod probed first, HTTP/1.1, new connections paced', config: {} },
-  { label: 'HTTP/1.1, pod probed first, no connection pacing (before this change)', config: { maxNewConnectionsPerPod: 0 } },
-  { label: 'HTTP/1.1 paced, ready pod trusted (no probe)', config: { trustReadyEndpoints: true } },
-  { label: 'upstreamProtocol h2c, pod probed first', config: { upstreamProtocol: 'h2c' } },
-  { label: 'upstreamProtocol h2c, ready pod trusted (no probe)', config: { upstreamProtocol: 'h2c', trustReadyEndpoints: true } },
+const COLD_VARIANTS: { label: string; config: Partial<ActivatorConfig> | 'direct' }[] = [
+  { label: 'no activator: clients already connected to the ready pod send at once (the floor)', config: 'direct' },
+  { label: 'defaults: pod probed first, h2c to the pod', config: {} },
+  { label: 'h2c, ready pod trusted (no probe)', config: { trustReadyEndpoints: true } },
+  { label: 'upstreamProtocol http1, new connections paced, pod probed first', config: { upstreamProtocol: 'http1' } },
+  { label: 'upstreamProtocol http1, no connection pacing', config: { upstreamProtocol: 'http1', maxNewConnectionsPerPod: 0 } },
 ];
 
 export default async function bench(log: Log): Promise<void> {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fromRoot } from '../common/paths.js';
+import { queueProxyCommand } from '../proxy/node-flags.js';
 
 type Log = (line: string) => void;
 
@@ -166,7 +167,9 @@ const tideTarget: Target = {
   name: 'tide queue-proxy',
   async start(appPort) {
     const port = await freePort();
-    const child = start(1, process.execPath, [TIDE, 'queue-proxy'], {
+    // As shipped: the launch flags every launcher passes (proxy/node-flags.ts).
+    const [node, ...args] = queueProxyCommand(TIDE);
+    const child = start(1, node, args, {
       CONTAINER_CONCURRENCY: '100',
       QUEUE_SERVING_PORT: String(port),
       USER_PORT: String(appPort),

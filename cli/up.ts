@@ -76,6 +76,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
   const { createLogger } = await import('../common/logger.js');
   const { startUp } = await import('../local/up.js');
+  const { queueProxyCommand } = await import('../proxy/node-flags.js');
   const logger = createLogger('tide-up', logLevel);
   const logDir = resolve(io.cwd, values['log-dir'] ?? '.tide/logs');
   const out = (line: string): void => void io.stdout.write(line + '\n');
@@ -109,7 +110,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       host,
       port: frontPort,
       dashboardPort,
-      queueProxy: [process.execPath, fromRoot('bin', 'tide.js'), 'queue-proxy'],
+      queueProxy: queueProxyCommand(fromRoot('bin', 'tide.js')),
       logDir,
       baseEnv: io.env,
       drainQuietSeconds: 1,

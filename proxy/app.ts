@@ -13,7 +13,7 @@ import { OpossumCircuit, type CircuitGate } from './http/circuit.js';
 import { QueueProxyMetrics } from './http/metrics.js';
 import { ReadinessProber, type ReadinessCheck } from './http/readiness-prober.js';
 import { FastRequest, type FastPathEnv } from './http/fast-path.js';
-import { proxyToApp, rewriteForApp } from './http/reverse-proxy.js';
+import { appHearsH2, proxyToApp, rewriteForApp } from './http/reverse-proxy.js';
 import { withBreaker } from './http/with-breaker.js';
 import { withCircuit } from './http/with-circuit.js';
 import { withDrain } from './http/with-drain.js';
@@ -88,6 +88,7 @@ export function buildQueueProxy(deps: QueueProxyDeps): QueueProxy {
       clock,
       ...(deps.random ? { random: deps.random } : {}),
       timeoutBody: TIMEOUT_BODY,
+      upstreamH2: appHearsH2,
       ...(config.retry.maxRetries > 0
         ? {
             retry: {

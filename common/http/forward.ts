@@ -1,7 +1,10 @@
 /**
  * The forwarder: proxies one request to an upstream picked per request (`host:port`), HTTP/1.1 over an undici Pool
- * per upstream and h2c (gRPC) over a node:http2 session per upstream, with Knative's three timeouts (§a8), optional
- * safe retries (common/retry-policy.ts) and streaming with backpressure both ways.
+ * per upstream and h2c over node:http2 sessions per upstream, with Knative's three timeouts (§a8), optional safe
+ * retries (common/retry-policy.ts) and streaming with backpressure both ways. By default the upstream hears the
+ * client's protocol (h2 requests, e.g. gRPC, go as h2c; HTTP/1.x as HTTP/1.1), as Knative's proxies do;
+ * `upstreamH2` overrides that per request (the activator multiplexes HTTP/1.1 requests over h2c to queue-proxies,
+ * which send them on to the app as HTTP/1.1).
  */
 import type * as http from 'node:http';
 import * as http2 from 'node:http2';
@@ -29,9 +32,24 @@ export interface ForwarderOptions {
   timeoutBody?: string;
   /** Retries; absent = none (Knative default). */
   retry?: RetryConfig;
-  /** undici Pool options merged over the defaults for every upstream pool, e.g. h2c (common/http/h2c-upstream.ts). */
+  /** undici Pool options merged over the defaults for every upstream pool (e.g. connection pacing, upstream-connect.ts). */
   upstreamPoolOptions?: Pool.Options;
+  /**
+   * Whether a request goes upstream as an h2c stream (true) or over HTTP/1.1 (false). Default: as the client spoke.
+   * Upgrades never come here (websocket.ts). A module-level function: it runs once per request.
+   */
+  upstreamH2?: (req: ProxyRequest) => boolean;
+  /** Streams per h2c session before another session to the same upstream is opened (capped by the peer's setting). */
+  maxStreamsPerSession?: number;
 }
+
+/** The default `upstreamH2`: the upstream hears the client's protocol (Knative's auto transport). */
+export function sameProtocolAsClient(req: ProxyRequest): boolean {
+  return req.httpVersionMajor === 2;
+}
+
+/** Default `maxStreamsPerSession`: the shared listener's SETTINGS_MAX_CONCURRENT_STREAMS. */
+export const DEFAULT_STREAMS_PER_SESSION = 100;
 
 export interface ForwardCall {
   /** 'host:port' of the upstream. */
@@ -105,16 +123,17 @@ export interface Forwarder {
   readonly counters: ForwarderCounters;
 }
 
-/** Errors that happen before any byte of the request can have reached the upstream. */
-const CONNECT_ERRORS: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EADDRNOTAVAIL',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
+/** The `:path` for a request target: origin-form as is; absolute-form reduced to its path and query. */
+function requestPath(url: string | undefined): string {
+  if (url === undefined || url === '') return '/';
+  if (url.charCodeAt(0) === 47 /* / */ || url === '*') return url;
+  try {
+    const u = new URL(url);
+    return u.pathname + u.search;
+  } catch {
+    return url;
+  }
+}
 
 const TIMEOUT_CODE = 'HTTP_UPSTREAM_TIMEOUT';
 const BODY_TOO_LARGE = 'HTTP_BODY_TOO_LARGE';
@@ -130,8 +149,9 @@ class AbortedByProxy extends Error {
 function errorCode(err: unknown): string {
   const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
   if (e && typeof e.code === 'string') {
-    // undici wraps connect failures in UND_ERR_SOCKET/other errors with the errno in `cause`.
-    if (e.code.startsWith('UND_ERR') && e.cause && typeof e.cause.code === 'string') return e.cause.code;
+    // undici wraps connect failures in UND_ERR_SOCKET/other errors with the errno in `cause`; node:http2 cancels the
+    // streams of a session that failed (e.g. connection refused) with ERR_HTTP2_STREAM_CANCEL, the session's error in `cause`.
+    if ((e.code.startsWith('UND_ERR') || e.code === 'ERR_HTTP2_STREAM_CANCEL') && e.cause && typeof e.cause.code === 'string') return e.cause.code;
     return e.code;
   }
   return 'UNKNOWN';
@@ -144,8 +164,28 @@ interface Shared {
   retry: Readonly<Required<RetryConfig>> | undefined;
   budget: RetryBudget | undefined;
   counters: { retriesAttempted: number; retryBudgetExhausted: number };
+  upstreamH2: (req: ProxyRequest) => boolean;
   pool(upstream: string): Pool;
-  session(upstream: string): http2.ClientHttp2Session;
+  /** Opens a stream on a session to `upstream` with a free stream slot (a new session if none has one). */
+  stream(upstream: string, headers: http2.OutgoingHttpHeaders, endStream: boolean): { stream: http2.ClientHttp2Stream; slot: SessionSlot };
+}
+
+/** An h2c session to one upstream and the streams open on it. */
+interface SessionSlot {
+  readonly session: http2.ClientHttp2Session;
+  active: number;
+  /** The connection was made: a stream opened on it may have reached the upstream. */
+  connected: boolean;
+  /** From the peer's GOAWAY: streams above this id were never processed (RFC 9113 §6.8), so they are safe to resend. */
+  goawayLastStreamId: number | undefined;
+}
+
+/** Whether an h2c stream that failed certainly never reached the upstream's application. */
+function streamNeverProcessed(stream: http2.ClientHttp2Stream, slot: SessionSlot | undefined): boolean {
+  if (stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) return true;
+  // No id: it never left this process. Above the GOAWAY's last stream id: the peer says it did not touch it.
+  if (stream.id === undefined) return true;
+  return slot?.goawayLastStreamId !== undefined && stream.id > slot.goawayLastStreamId;
 }
 
 /** Creates a forwarder. Pools and sessions are created lazily per upstream. */
@@ -154,7 +194,8 @@ export function createForwarder(options: ForwarderOptions = {}): Forwarder {
   const keepAliveMs = options.upstreamKeepAliveMs ?? 4_000;
   const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
   const pools = new Map<string, Pool>();
-  const sessions = new Map<string, http2.ClientHttp2Session>();
+  const sessions = new Map<string, SessionSlot[]>();
+  const streamsPerSession = options.maxStreamsPerSession ?? DEFAULT_STREAMS_PER_SESSION;
   const retry = options.retry ? resolveRetryConfig(options.retry) : undefined;
 
   const shared: Shared = {
@@ -164,6 +205,7 @@ export function createForwarder(options: ForwarderOptions = {}): Forwarder {
     retry,
     budget: retry ? new RetryBudget(retry) : undefined,
     counters: { retriesAttempted: 0, retryBudgetExhausted: 0 },
+    upstreamH2: options.upstreamH2 ?? sameProtocolAsClient,
     pool(upstream) {
       let p = pools.get(upstream);
       if (p === undefined) {
@@ -183,24 +225,53 @@ export function createForwarder(options: ForwarderOptions = {}): Forwarder {
       }
       return p;
     },
-    session(upstream) {
-      let s = sessions.get(upstream);
-      if (s === undefined || s.closed || s.destroyed) {
-        const created = http2.connect(`http://${upstream}`, { maxSessionMemory: 10 });
-        s = created;
-        sessions.set(upstream, created);
-        const forget = (): void => {
-          if (sessions.get(upstream) === created) sessions.delete(upstream);
-        };
-        created.on('error', forget); // streams see the error themselves
-        created.once('close', forget);
-        created.once('goaway', forget);
-        created.setTimeout(keepAliveMs, () => created.close());
-        created.unref();
-      }
-      return s;
+    stream(upstream, headers, endStream) {
+      const slot = sessionWithRoom(upstream);
+      const stream = slot.session.request(headers, { endStream });
+      slot.active++;
+      stream.once('close', () => {
+        slot.active--;
+      });
+      return { stream, slot };
     },
   };
+
+  /** The first open session to `upstream` below its stream cap, else a new one (sessions stay few: 100 streams each). */
+  function sessionWithRoom(upstream: string): SessionSlot {
+    let slots = sessions.get(upstream);
+    if (slots !== undefined) {
+      for (const slot of slots) {
+        const s = slot.session;
+        if (s.closed || s.destroyed) continue;
+        // Until the peer's SETTINGS arrive, remoteSettings holds the protocol default (unlimited); our cap applies.
+        const peerMax = s.remoteSettings.maxConcurrentStreams ?? Infinity;
+        if (slot.active < Math.min(streamsPerSession, peerMax)) return slot;
+      }
+    } else {
+      slots = [];
+      sessions.set(upstream, slots);
+    }
+    const created = http2.connect(`http://${upstream}`, { maxSessionMemory: 10 });
+    const slot: SessionSlot = { session: created, active: 0, connected: false, goawayLastStreamId: undefined };
+    slots.push(slot);
+    created.once('connect', () => (slot.connected = true));
+    const forget = (): void => {
+      const list = sessions.get(upstream);
+      if (list === undefined) return;
+      const i = list.indexOf(slot);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) sessions.delete(upstream);
+    };
+    created.on('error', forget); // streams see the error themselves
+    created.once('close', forget);
+    created.once('goaway', (_code: number, lastStreamId: number) => {
+      slot.goawayLastStreamId = lastStreamId;
+      forget();
+    });
+    created.setTimeout(keepAliveMs, () => created.close());
+    created.unref();
+    return slot;
+  }
 
   const forwarder: Forwarder = {
     forward(req, res, call) {
@@ -209,15 +280,15 @@ export function createForwarder(options: ForwarderOptions = {}): Forwarder {
     async closeUpstream(upstream) {
       const p = pools.get(upstream);
       pools.delete(upstream);
-      const s = sessions.get(upstream);
+      const slots = sessions.get(upstream);
       sessions.delete(upstream);
-      s?.destroy();
+      for (const slot of slots ?? []) slot.session.destroy();
       if (p) await p.destroy().catch(() => undefined);
     },
     async close() {
       const all = [...pools.values()];
       pools.clear();
-      for (const s of sessions.values()) s.destroy();
+      for (const slots of sessions.values()) for (const slot of slots) slot.session.destroy();
       sessions.clear();
       await Promise.all(all.map((p) => p.destroy().catch(() => undefined)));
     },
@@ -241,7 +312,10 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #req: ProxyRequest;
   readonly #res: ProxyResponse;
   readonly #call: ForwardCall;
+  /** The client spoke h2. */
   readonly #isH2: boolean;
+  /** The upstream hears h2c (else HTTP/1.1). */
+  readonly #upH2: boolean;
   #resolve: ((o: ForwardOutcome) => void) | undefined;
   #sink: ForwardSink | undefined;
   #done = false;
@@ -263,6 +337,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   #paused = false;
   #drainListening = false;
   #h2stream: http2.ClientHttp2Stream | undefined;
+  /** The session of the current h2c attempt; its `connected` stands in for #requestStarted. */
+  #h2slot: SessionSlot | undefined;
   #timedOut = false;
   #clientGone = false;
 
@@ -272,6 +348,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#res = res;
     this.#call = call;
     this.#isH2 = req.httpVersionMajor === 2;
+    this.#upH2 = s.upstreamH2(req);
     this.#lastWriteMs = call.startMs;
   }
 
@@ -300,6 +377,8 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.#finish('upstream-error', 'REWRITE_FAILED', true, wrote ? 500 : 0);
       return;
     }
+    // `te: trailers` is kept for h2 clients (gRPC); on HTTP/1.1 TE is hop-by-hop, so it stays behind.
+    if (!this.#upH2 && headers.te !== undefined) delete headers.te;
     this.#headers = headers;
     this.#armTimer();
     if (this.#done) return;
@@ -361,8 +440,9 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.#done) return;
     this.#attempts++;
     this.#requestStarted = false;
+    this.#h2slot = undefined;
     this.#s.budget?.recordRequest(this.#s.clock.now());
-    if (this.#isH2) this.#attemptH2();
+    if (this.#upH2) this.#attemptH2();
     else this.#attemptH1();
   }
 
@@ -424,6 +504,11 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#fail(err, !this.#requestStarted);
   }
 
+  /** Some byte of the current attempt may have reached the upstream. */
+  #started(): boolean {
+    return this.#requestStarted || (this.#h2slot?.connected ?? false);
+  }
+
   #abortH1(): void {
     const abort = this.#abort;
     if (abort === undefined || this.#aborted) return;
@@ -434,33 +519,26 @@ class Exchange implements Dispatcher.DispatchHandler {
   // ---- h2c via node:http2 -----------------------------------------------------------------------------------------
 
   #attemptH2(): void {
-    const req = this.#req as http2.Http2ServerRequest;
-    let session: http2.ClientHttp2Session;
-    try {
-      session = this.#s.session(this.#call.upstream);
-    } catch (err) {
-      this.#fail(err, true);
-      return;
-    }
+    const req = this.#req;
     const h = this.#headers;
     const out: http2.OutgoingHttpHeaders = Object.create(null) as http2.OutgoingHttpHeaders;
     for (const name in h) if (name !== 'host') out[name] = h[name];
     out[':method'] = req.method;
-    out[':path'] = req.url;
+    out[':path'] = requestPath(req.url);
     out[':scheme'] = 'http';
     out[':authority'] = typeof h.host === 'string' ? h.host : this.#call.upstream;
     const hasBody = this.#body !== null;
     let stream: http2.ClientHttp2Stream;
     try {
-      stream = session.request(out, { endStream: !hasBody });
+      const opened = this.#s.stream(this.#call.upstream, out, !hasBody);
+      stream = opened.stream;
+      this.#h2slot = opened.slot;
     } catch (err) {
-      this.#fail(err, session.connecting);
+      // Thrown before a stream existed (bad header, session gone): the upstream never saw this request.
+      this.#fail(err, true);
       return;
     }
     this.#h2stream = stream;
-    const wasConnected = !session.connecting;
-    if (wasConnected) this.#requestStarted = true;
-    else session.once('connect', () => (this.#requestStarted = true));
     stream.on('response', (headers, flags) => {
       const status = Number(headers[':status']);
       if (status < 200) return;
@@ -475,7 +553,8 @@ class Exchange implements Dispatcher.DispatchHandler {
       if (!this.#done && !this.#write(chunk)) stream.pause();
     });
     stream.on('trailers', (trailers) => {
-      if (!this.#done) {
+      // HTTP/1.1 clients get no trailers (they would have had to ask with `TE: trailers`, a hop-by-hop header).
+      if (!this.#done && this.#isH2) {
         (this.#res as http2.Http2ServerResponse).addTrailers(
           downstreamResponseHeaders(trailers as IncomingHttpHeaders),
         );
@@ -483,14 +562,12 @@ class Exchange implements Dispatcher.DispatchHandler {
     });
     stream.once('end', () => this.#endResponse(undefined));
     stream.once('error', (err) => {
-      const refused = stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
-      this.#fail(err, !this.#requestStarted || refused);
+      this.#fail(err, !this.#started() || streamNeverProcessed(stream, this.#h2slot));
     });
     stream.once('close', () => {
       if (this.#done) return;
       // Closed without 'end' or 'error': an RST_STREAM from the upstream.
-      const refused = stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
-      this.#fail(new AbortedByProxy(`H2_RST_${stream.rstCode}`), refused);
+      this.#fail(new AbortedByProxy(`H2_RST_${stream.rstCode}`), streamNeverProcessed(stream, this.#h2slot));
     });
     if (hasBody) {
       const body = this.#body;
@@ -499,8 +576,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  /** Streams the client's h2 request body into the upstream stream with backpressure; errors abort the upstream. */
-  #pipeRequestBody(req: http2.Http2ServerRequest, stream: http2.ClientHttp2Stream): void {
+  /** Streams the client's request body into the upstream stream with backpressure; errors abort the upstream. */
+  #pipeRequestBody(req: ProxyRequest, stream: http2.ClientHttp2Stream): void {
     req.on('data', (chunk: Buffer) => {
       if (!stream.write(chunk)) req.pause();
     });
@@ -540,6 +617,12 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   #trailersOnly(status: number, headers: IncomingHttpHeaders): void {
     if (this.#done || this.#responseStarted) return;
+    if (!this.#isH2) {
+      // An HTTP/1.1 client: a response with headers and no body.
+      this.#startResponse(status, headers);
+      this.#endResponse(undefined);
+      return;
+    }
     this.#responseStarted = true;
     this.#status = status;
     this.#call.onResponseStart?.(status, this.#req);
@@ -594,7 +677,9 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.#finish('body-too-large', code, false, this.#res.headersSent ? 413 : 0);
       return;
     }
-    const connectFailure = neverSent && (CONNECT_ERRORS.has(code) || !this.#requestStarted);
+    // Callers pass neverSent only when sure: not connected yet, a connect error, REFUSED_STREAM or a stream the peer's
+    // GOAWAY says it never processed (RFC 9113 §8.7: safe to send again).
+    const connectFailure = neverSent;
     if (!this.#responseStarted && connectFailure && this.#maybeRetry()) return;
     if (!this.#responseStarted) {
       if (connectFailure && this.#call.respondWhenNeverSent === false) {
@@ -652,7 +737,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     // 'close' before we ended the response: the client went away.
     this.#clientGone = true;
     this.#abortUpstream();
-    this.#finish('client-gone', 'CLIENT_GONE', !this.#requestStarted, this.#responseStarted ? this.#status : 0);
+    this.#finish('client-gone', 'CLIENT_GONE', !this.#started(), this.#responseStarted ? this.#status : 0);
   };
 
   #abortUpstream(): void {
@@ -709,7 +794,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (!this.#responseStarted && !this.#res.headersSent) {
       this.#call.onResponseStart?.(504, this.#req);
       const wrote = respondText(this.#res, 504, body);
-      this.#finish('timeout', TIMEOUT_CODE, !this.#requestStarted, wrote ? 504 : 0);
+      this.#finish('timeout', TIMEOUT_CODE, !this.#started(), wrote ? 504 : 0);
       return;
     }
     // §a8: the response started; append the text and cut the stream.

@@ -17,7 +17,15 @@ export const H = {
   xForwardedHost: 'x-forwarded-host',
   userAgent: 'user-agent',
   retryAfter: 'retry-after',
+  clientProtocol: 'tide-client-protocol',
 } as const;
+
+/**
+ * `Tide-Client-Protocol` value (Tide only): the activator sends an HTTP/1.x client's request to the queue-proxy as an
+ * h2c stream and marks it so; the queue-proxy then sends it on to the app over HTTP/1.1, so the app hears what the
+ * client spoke, as it would in Knative (whose proxies keep the client's protocol on every hop).
+ */
+export const CLIENT_PROTOCOL_HTTP1 = 'http/1.1';
 
 /** `K-Proxy-Request` value the activator sets, which the queue-proxy counts as proxied. */
 export const PROXY_REQUEST_ACTIVATOR = 'activator';

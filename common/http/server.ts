@@ -35,9 +35,11 @@ export interface ListenerOptions {
   upgradeGraceMs?: number;
   /** Log hook for unexpected errors (handler crashes, session errors). Must not throw. */
   onError?: (err: unknown, where: string) => void;
+  /** Called for each accepted TCP connection, before its protocol is known (counters, tests). Must not throw. */
+  onConnection?: (socket: net.Socket) => void;
 }
 
-type Limits = Required<Omit<ListenerOptions, 'handler' | 'onUpgrade' | 'clock' | 'onError'>>;
+type Limits = Required<Omit<ListenerOptions, 'handler' | 'onUpgrade' | 'clock' | 'onError' | 'onConnection'>>;
 
 /** Defaults. Header timeout well below Node's 60 s so a flood of slow clients cannot hold sockets for ~90 s. */
 export const LISTENER_DEFAULTS: Readonly<Limits> = Object.freeze({
@@ -372,6 +374,7 @@ export function createListener(options: ListenerOptions): Listener {
       return;
     }
     sockets.add(socket);
+    options.onConnection?.(socket);
     socket.on('error', noop);
     socket.once('close', () => sockets.delete(socket));
     socket.setTimeout(peekTimeoutMs);

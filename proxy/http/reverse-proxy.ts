@@ -3,9 +3,9 @@
  * 127.0.0.1:USER_PORT with Knative's three timers. The host is restored from `K-Original-Host`; internal headers are removed.
  */
 import type { Clock } from '../../common/clock.js';
-import { H, INTERNAL_HEADERS } from '../../common/http/headers.js';
+import { CLIENT_PROTOCOL_HTTP1, H, INTERNAL_HEADERS } from '../../common/http/headers.js';
 import type { ForwardOutcome, Forwarder } from '../../common/http/forward.js';
-import type { Handler, OutgoingHeaders } from '../../common/http/types.js';
+import type { Handler, OutgoingHeaders, ProxyRequest } from '../../common/http/types.js';
 import type { CircuitGate } from './circuit.js';
 import type { QueueProxyMetrics } from './metrics.js';
 import { refuseOpenCircuit } from './with-circuit.js';
@@ -22,7 +22,16 @@ export const HEADERS_NOT_FOR_APP: readonly string[] = [
   H.networkHash,
   H.kubeletProbe,
   H.passthroughLb,
+  H.clientProtocol,
 ];
+
+/**
+ * The forwarder's `upstreamH2` for the app: h2 clients (gRPC) reach the app as h2c, except requests the activator
+ * carried over h2c for an HTTP/1.x client (`Tide-Client-Protocol: http/1.1`), which reach it as HTTP/1.1.
+ */
+export function appHearsH2(req: ProxyRequest): boolean {
+  return req.httpVersionMajor === 2 && req.headers[H.clientProtocol] !== CLIENT_PROTOCOL_HTTP1;
+}
 
 /** Module-level (no per-request closure): restore Host from K-Original-Host (§a3 step 8), drop internal headers. */
 export function rewriteForApp(h: OutgoingHeaders): void {

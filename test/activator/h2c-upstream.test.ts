@@ -1,103 +1,247 @@
 /**
- * upstreamProtocol 'h2c': the activator sends bodiless HTTP/1.1 requests to the pod's queue-proxy as h2 streams over
- * a few cleartext connections; requests with a body keep HTTP/1.1. Checked against the real queue-proxy
- * (startQueueProxy). The queue-proxy relays the protocol it receives, so the app behind it must speak h2c too: here it
- * is the shared listener (HTTP/1.1 + h2c on one port), as a gRPC or h2c app would be.
+ * upstreamProtocol (Tide only): with `h2c`, the default, the activator sends every request to a pod's queue-proxy as an
+ * h2c stream over a few shared connections, and marks an HTTP/1.x client's request `Tide-Client-Protocol: http/1.1`
+ * so the queue-proxy sends it on to the app over HTTP/1.1: the app hears what the client spoke, as in Knative, whose
+ * activator keeps the client's protocol on every hop. With `http1` requests keep the client's protocol on the wire too.
+ * A client cannot set the mark itself: the activator strips it and sets it only for HTTP/1.x clients.
+ * The fake pods (pods.ts) listen on the shared listener like the queue-proxy; the end-to-end cases use the real one.
  */
+import * as http2 from 'node:http2';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Agent } from 'undici';
-import { resolveActivatorConfig } from '../../activator/config.js';
+import { WebSocket, WebSocketServer } from 'ws';
+import { resolveActivatorConfig, type ActivatorConfig } from '../../activator/config.js';
 import { createListener } from '../../common/http/server.js';
-import { call, startQp } from '../proxy/fixtures.js';
-import { revision, startActivatorHarness } from './harness.js';
+import { startApp, startQp } from '../proxy/fixtures.js';
+import { revision, send, startActivatorHarness, until, type Harness } from './harness.js';
+import { startPod, type FakePod, type FakePodOptions } from './pods.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (closers.length > 0) await closers.pop()?.();
 });
 
-interface SeenByApp {
-  url: string;
-  version: number;
-  host: string | undefined;
-  body: string;
-}
-
-/** An app on the shared listener (h1 + h2c) that records what it got and answers `ok:<body length>`. */
-async function startH2cApp(): Promise<{ port: number; seen: SeenByApp[] }> {
-  const seen: SeenByApp[] = [];
-  const listener = createListener({
-    handler: (req, res) =>
-      new Promise<void>((resolve) => {
-        const chunks: Buffer[] = [];
-        req.on('data', (c: Buffer) => chunks.push(c));
-        req.on('end', () => {
-          const body = Buffer.concat(chunks).toString();
-          const host = req.httpVersionMajor === 2 ? req.headers[':authority'] : req.headers.host;
-          seen.push({ url: req.url ?? '', version: req.httpVersionMajor, host: typeof host === 'string' ? host : undefined, body });
-          res.end(`ok:${body.length}`);
-          resolve();
-        });
-      }),
-  });
-  const port = await listener.listen(0, '127.0.0.1');
-  closers.push(() => listener.close({ timeoutMs: 500 }));
-  return { port, seen };
-}
-
-async function setup(): Promise<{ agent: Agent; port: number; app: { seen: SeenByApp[] }; stat: () => { requestCount: number; proxiedRequestCount: number } }> {
-  const app = await startH2cApp();
-  const qp = await startQp(app.port);
-  closers.push(() => qp.close());
-  const h = await startActivatorHarness({ revisions: [revision('hello', { containerConcurrency: 0 })], config: { upstreamProtocol: 'h2c' } });
+async function harness(config: Partial<ActivatorConfig> = {}): Promise<Harness> {
+  const h = await startActivatorHarness({ revisions: [revision('hello', { containerConcurrency: 0 })], config });
   closers.push(() => h.close());
-  const agent = new Agent({ connections: 10 });
-  closers.push(() => agent.close());
-  h.endpoints.set('default', 'hello', [{ name: 'pod-1', address: `127.0.0.1:${qp.ports.serving}`, ready: true }]);
-  return {
-    agent,
-    port: h.port,
-    app,
-    stat: () => {
-      qp.qp.reportTick();
-      return qp.qp.latestStat();
-    },
-  };
+  return h;
 }
 
-describe('activator upstreamProtocol h2c (to the real queue-proxy)', () => {
-  it('bodiless requests arrive over h2 with the original Host, are answered, and the queue-proxy counts them as proxied (K-Proxy-Request)', async () => {
-    const { agent, port, app, stat } = await setup();
-    const replies = await Promise.all([1, 2, 3].map((i) => call(agent, port, { path: `/x${i}`, headers: { host: 'hello.localhost' } })));
-    expect(replies.map((r) => [r.status, r.body])).toEqual([
-      [200, 'ok:0'],
-      [200, 'ok:0'],
-      [200, 'ok:0'],
-    ]);
-    expect(app.seen.map((s) => s.url).sort()).toEqual(['/x1', '/x2', '/x3']);
-    expect(app.seen.map((s) => [s.version, s.host])).toEqual([
-      [2, 'hello.localhost'],
-      [2, 'hello.localhost'],
-      [2, 'hello.localhost'],
-    ]);
-    expect(stat()).toMatchObject({ requestCount: 3, proxiedRequestCount: 3 });
+async function pod(name: string, opts?: FakePodOptions): Promise<FakePod> {
+  const p = await startPod(name, opts);
+  closers.push(() => p.close());
+  return p;
+}
+
+function route(h: Harness, address: string): void {
+  h.endpoints.set('default', 'hello', [{ name: 'pod-1', address, ready: true }]);
+}
+
+/** One request from an h2 client (node:http2) on its own session; the session is closed in afterEach. */
+function h2Request(port: number, headers: http2.OutgoingHttpHeaders, body?: string): Promise<{ status: number; body: string }> {
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  closers.push(() => Promise.resolve(void session.destroy()));
+  return new Promise((resolve, reject) => {
+    session.on('error', reject);
+    const stream = session.request({ ':authority': 'hello.localhost', ':path': '/', ...headers }, { endStream: body === undefined });
+    let status = 0;
+    let data = '';
+    stream.setEncoding('utf8');
+    stream.on('response', (h) => (status = Number(h[':status'])));
+    stream.on('data', (d: string) => (data += d));
+    stream.on('end', () => resolve({ status, body: data }));
+    stream.on('error', reject);
+    if (body !== undefined) stream.end(body);
+  });
+}
+
+describe('upstreamProtocol h2c (default): HTTP/1.1 clients multiplexed to the pod', () => {
+  it('20 concurrent GETs reach the pod as h2 streams on one connection, each marked http/1.1 with the §b2 proxy headers', async () => {
+    const h = await harness();
+    let release!: () => void;
+    const p = await pod('a', { hold: new Promise<void>((r) => (release = r)) });
+    route(h, p.address);
+    const replies = Array.from({ length: 20 }, (_, i) => send(h.port, { path: `/r${i}?q=${i}` }));
+    // All 20 are at the pod at once before any is answered: they share the connection, not take turns on it.
+    await until(() => p.inFlight === 20);
+    release();
+    const got = await Promise.all(replies);
+    expect(got.map((r) => [r.status, r.body])).toEqual(Array.from({ length: 20 }, () => [200, 'a:0']));
+    expect(p.versions).toEqual(Array.from({ length: 20 }, () => '2.0'));
+    expect(p.requestConnections).toBe(1);
+    expect([...p.urls].sort()).toEqual(Array.from({ length: 20 }, (_, i) => `/r${i}?q=${i}`).sort());
+    for (const s of p.seen) {
+      expect([s['tide-client-protocol'], s['k-proxy-request'], s['k-original-host'], s.host]).toEqual(['http/1.1', 'activator', 'hello.localhost', p.address]);
+    }
   });
 
-  it('a request with a body keeps HTTP/1.1 and its body arrives whole', async () => {
-    const { agent, port, app, stat } = await setup();
-    const body = 'x'.repeat(100_000);
-    const r = await call(agent, port, { method: 'POST', path: '/post', headers: { host: 'hello.localhost' }, body });
-    expect([r.status, r.body]).toEqual([200, `ok:${body.length}`]);
-    expect(app.seen).toEqual([{ url: '/post', version: 1, host: 'hello.localhost', body }]);
-    expect(stat()).toMatchObject({ requestCount: 1, proxiedRequestCount: 1 });
+  it('a POST with a 100 KB body goes as an h2 stream too and arrives whole', async () => {
+    const h = await harness();
+    const p = await pod('a');
+    route(h, p.address);
+    const r = await send(h.port, { method: 'POST', path: '/post', body: 'x'.repeat(100_000) });
+    expect([r.status, r.body]).toEqual([200, 'a:100000']);
+    expect([p.versions, p.urls]).toEqual([['2.0'], ['/post']]);
+    expect(p.seen[0]!['tide-client-protocol']).toBe('http/1.1');
   });
 
-  it.each([['http1'], ['h2c']])('config accepts upstreamProtocol %s', (v) => {
+  it('serve mode: h2 stream marked http/1.1, Host kept, no K-Proxy-Request', async () => {
+    const h = await harness();
+    const p = await pod('a');
+    route(h, p.address);
+    h.app.setMode('default', 'hello', 'serve');
+    expect((await send(h.port, { headers: { 'k-proxy-request': 'activator' } })).status).toBe(200);
+    expect(p.versions).toEqual(['2.0']);
+    expect([p.seen[0]!['tide-client-protocol'], p.seen[0]!['k-proxy-request'], p.seen[0]!.host]).toEqual(['http/1.1', undefined, 'hello.localhost']);
+  });
+});
+
+describe('Tide-Client-Protocol cannot be forged by a client', () => {
+  it('an h2 client: the pod sees h2 and no mark, also when the client sent `tide-client-protocol: http/1.1`', async () => {
+    const h = await harness();
+    const p = await pod('a');
+    route(h, p.address);
+    expect(await h2Request(h.port, {})).toEqual({ status: 200, body: 'a:0' });
+    expect(await h2Request(h.port, { 'tide-client-protocol': 'http/1.1' })).toEqual({ status: 200, body: 'a:0' });
+    expect(p.versions).toEqual(['2.0', '2.0']);
+    expect(p.seen.map((s) => [s['tide-client-protocol'], s['k-proxy-request']])).toEqual([
+      [undefined, 'activator'],
+      [undefined, 'activator'],
+    ]);
+  });
+
+  it('an HTTP/1.1 client sending `tide-client-protocol: bogus`: the pod sees exactly http/1.1', async () => {
+    const h = await harness();
+    const p = await pod('a');
+    route(h, p.address);
+    expect((await send(h.port, { headers: { 'tide-client-protocol': 'bogus' } })).status).toBe(200);
+    expect(p.seen[0]!['tide-client-protocol']).toBe('http/1.1');
+  });
+});
+
+describe('upstreamProtocol http1', () => {
+  it('HTTP/1.1 clients reach the pod over HTTP/1.1 with no mark, also when the client sent one', async () => {
+    const h = await harness({ upstreamProtocol: 'http1' });
+    const p = await pod('a');
+    route(h, p.address);
+    expect((await send(h.port)).status).toBe(200);
+    expect((await send(h.port, { headers: { 'tide-client-protocol': 'http/1.1' } })).status).toBe(200);
+    expect((await send(h.port, { method: 'POST', body: 'x'.repeat(1000) })).body).toBe('a:1000');
+    expect(p.versions).toEqual(['1.1', '1.1', '1.1']);
+    expect(p.seen.map((s) => s['tide-client-protocol'])).toEqual([undefined, undefined, undefined]);
+    expect(p.seen[0]!['k-proxy-request']).toBe('activator');
+  });
+
+  it('h2 clients (gRPC) still reach the pod over h2c, unmarked (Knative keeps the client protocol)', async () => {
+    const h = await harness({ upstreamProtocol: 'http1' });
+    const p = await pod('a');
+    route(h, p.address);
+    expect(await h2Request(h.port, { 'tide-client-protocol': 'http/1.1' })).toEqual({ status: 200, body: 'a:0' });
+    expect([p.versions, p.seen[0]!['tide-client-protocol']]).toEqual([['2.0'], undefined]);
+  });
+});
+
+describe('end to end: activator → real queue-proxy → app', () => {
+  it('an HTTP/1-only app hears HTTP/1.1 with the restored Host, whole bodies and no data-plane headers; the queue-proxy counts every request as proxied', async () => {
+    const appVersions: string[] = [];
+    const app = await startApp((req, res, body) => {
+      appVersions.push(req.httpVersion);
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-app': 'yes' }).end(`app:${req.method}:${body.length}`);
+    });
+    closers.push(() => app.close());
+    const qp = await startQp(app.port);
+    closers.push(() => qp.close());
+    const h = await harness();
+    route(h, `127.0.0.1:${qp.ports.serving}`);
+    const body = 'y'.repeat(100_000);
+    const replies = await Promise.all([
+      send(h.port, { path: '/g1' }),
+      send(h.port, { path: '/g2?x=1' }),
+      send(h.port, { path: '/g3' }),
+      send(h.port, { method: 'POST', path: '/p', body }),
+    ]);
+    expect(replies.map((r) => [r.status, r.body, r.headers['x-app']])).toEqual([
+      [200, 'app:GET:0', 'yes'],
+      [200, 'app:GET:0', 'yes'],
+      [200, 'app:GET:0', 'yes'],
+      [200, 'app:POST:100000', 'yes'],
+    ]);
+    expect(appVersions).toEqual(['1.1', '1.1', '1.1', '1.1']);
+    expect(app.seen.map((s) => [s.method, s.url]).sort()).toEqual([
+      ['GET', '/g1'],
+      ['GET', '/g2?x=1'],
+      ['GET', '/g3'],
+      ['POST', '/p'],
+    ]);
+    expect(app.seen.find((s) => s.method === 'POST')?.body).toBe(body);
+    for (const s of app.seen) {
+      expect(s.headers.host).toBe('hello.localhost');
+      expect([s.headers['tide-client-protocol'], s.headers['k-proxy-request'], s.headers['k-original-host']]).toEqual([undefined, undefined, undefined]);
+    }
+    qp.qp.reportTick();
+    expect(qp.qp.latestStat()).toMatchObject({ requestCount: 4, proxiedRequestCount: 4 });
+  });
+
+  it('an h2 client reaches an h2c app as h2 even when it forges the http/1.1 mark', async () => {
+    const seen: { version: string; mark: unknown }[] = [];
+    const appListener = createListener({
+      handler: (req, res) => {
+        seen.push({ version: req.httpVersion, mark: req.headers['tide-client-protocol'] });
+        res.end('h2c-app');
+      },
+    });
+    const appPort = await appListener.listen(0, '127.0.0.1');
+    closers.push(() => appListener.close({ timeoutMs: 500 }));
+    const qp = await startQp(appPort);
+    closers.push(() => qp.close());
+    const h = await harness();
+    route(h, `127.0.0.1:${qp.ports.serving}`);
+    expect(await h2Request(h.port, { 'tide-client-protocol': 'http/1.1' })).toEqual({ status: 200, body: 'h2c-app' });
+    expect((await send(h.port)).body).toBe('h2c-app');
+    expect(seen).toEqual([
+      { version: '2.0', mark: undefined },
+      { version: '1.1', mark: undefined },
+    ]);
+  });
+
+  it('WebSocket upgrades stay HTTP/1.1 and pass the queue-proxy (the pod gets a Host; the app the original one)', async () => {
+    const app = await startApp();
+    const wss = new WebSocketServer({ server: app.server });
+    const upgrades: (string | undefined)[][] = [];
+    wss.on('connection', (ws, req) => {
+      upgrades.push([req.headers.host, req.headers['k-proxy-request'] as string | undefined]);
+      ws.on('message', (m: Buffer) => ws.send(`app:${m.toString()}`));
+    });
+    closers.push(async () => {
+      for (const c of wss.clients) c.terminate();
+      wss.close();
+      await app.close();
+    });
+    const qp = await startQp(app.port);
+    closers.push(() => qp.close());
+    const h = await harness();
+    route(h, `127.0.0.1:${qp.ports.serving}`);
+    const ws = new WebSocket(`ws://127.0.0.1:${h.port}/chat`, { headers: { host: 'hello.localhost' } });
+    closers.push(() => Promise.resolve(ws.terminate()));
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    const echo = new Promise<string>((resolve) => ws.once('message', (m: Buffer) => resolve(m.toString())));
+    ws.send('hi');
+    expect(await echo).toBe('app:hi');
+    expect(upgrades).toEqual([['hello.localhost', undefined]]);
+    ws.close();
+    await until(() => h.listener.upgradedCount === 0 && h.app.inFlight === 0);
+  });
+});
+
+describe('config', () => {
+  it.each([['http1'], ['h2c']])('accepts upstreamProtocol %s', (v) => {
     expect(resolveActivatorConfig({ upstreamProtocol: v as 'http1' }).upstreamProtocol).toBe(v);
   });
 
-  it('config rejects an unknown upstreamProtocol, naming the key; the default is http1', () => {
+  it('rejects an unknown upstreamProtocol, naming the key; the default is h2c', () => {
     expect(() => resolveActivatorConfig({ upstreamProtocol: 'h3' as 'http1' }, 'activator.')).toThrow(/activator\.upstreamProtocol: expected one of http1, h2c/);
-    expect(resolveActivatorConfig({}).upstreamProtocol).toBe('http1');
+    expect(resolveActivatorConfig({}).upstreamProtocol).toBe('h2c');
   });
 });

@@ -9,6 +9,7 @@ import { parseTideFile } from '../../local/tide-file.js';
 import { resolveTideFile } from '../../local/resolve.js';
 import { startUp, type RunningUp } from '../../local/up.js';
 import type { Replica } from '../../local/process/replica.js';
+import { queueProxyCommand } from '../../proxy/node-flags.js';
 
 export const HELLO_APP = fileURLToPath(new URL('../../examples/hello/server.mjs', import.meta.url));
 export const TIDE_BIN = fileURLToPath(new URL('../../bin/tide.js', import.meta.url));
@@ -42,7 +43,7 @@ export async function upFromYaml(yaml: string): Promise<E2E> {
     host: '127.0.0.1',
     port: 0,
     dashboardPort: 0,
-    queueProxy: [process.execPath, TIDE_BIN, 'queue-proxy'],
+    queueProxy: queueProxyCommand(TIDE_BIN),
     logDir: join(dir, 'logs'),
     baseEnv: { PATH: process.env['PATH'], TIDE_LOG_LEVEL: 'warn' },
     drainQuietSeconds: 1,

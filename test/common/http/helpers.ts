@@ -1,5 +1,9 @@
-/** Test support for the proxy core: a recording upstream, a raw-socket client, and a listener+forwarder rig. */
+/**
+ * Test support for the proxy core: recording upstreams (HTTP/1.1 and h2c), a raw-socket client, small HTTP/1.1 and h2
+ * clients, and a listener+forwarder rig.
+ */
 import * as http from 'node:http';
+import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { createForwarder, type ForwardCall, type ForwardOutcome, type Forwarder, type ForwarderOptions } from '../../../common/http/forward.js';
 import { createListener, type Listener, type ListenerOptions } from '../../../common/http/server.js';
@@ -157,4 +161,171 @@ export function trackedRigs(cleanups: (() => Promise<void> | void)[]): {
       return r;
     },
   };
+}
+
+/** What an h2c upstream saw of one stream. */
+export interface H2Recorded {
+  method: string;
+  path: string;
+  authority: string | undefined;
+  /** Regular headers only (pseudo-headers are in the fields above). */
+  headers: http2.IncomingHttpHeaders;
+  body: string;
+  /** The request stream ended normally (its whole body arrived). */
+  ended: boolean;
+}
+
+export interface H2Upstream {
+  port: number;
+  address: string;
+  requests: H2Recorded[];
+  /** h2 sessions (= TCP connections) accepted. */
+  sessions: number;
+  close(): Promise<void>;
+}
+
+/**
+ * An h2c upstream (`http2.createServer`, prior knowledge) that records every stream when it arrives and calls
+ * `handler` once the request body has ended. Default answer: 200 `ok`.
+ */
+export async function startH2Upstream(
+  handler: (stream: http2.ServerHttp2Stream, rec: H2Recorded) => void = (stream) => {
+    stream.respond({ ':status': 200 });
+    stream.end('ok');
+  },
+  options: http2.ServerOptions = {},
+): Promise<H2Upstream> {
+  const server = http2.createServer(options);
+  const open = new Set<http2.ServerHttp2Session>();
+  const up: H2Upstream = {
+    port: 0,
+    address: '',
+    requests: [],
+    sessions: 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of open) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+  server.on('session', (session: http2.ServerHttp2Session) => {
+    up.sessions++;
+    open.add(session);
+    session.on('error', () => undefined);
+    session.once('close', () => open.delete(session));
+  });
+  server.on('stream', (stream, headers) => {
+    const regular: http2.IncomingHttpHeaders = {};
+    for (const [name, value] of Object.entries(headers)) if (!name.startsWith(':')) regular[name] = value;
+    const authority = headers[':authority'];
+    const rec: H2Recorded = {
+      method: String(headers[':method']),
+      path: String(headers[':path']),
+      authority: typeof authority === 'string' ? authority : undefined,
+      headers: regular,
+      body: '',
+      ended: false,
+    };
+    up.requests.push(rec);
+    stream.on('error', () => undefined);
+    stream.on('data', (c: Buffer) => (rec.body += c.toString('latin1')));
+    stream.once('end', () => {
+      rec.ended = true;
+      if (!stream.destroyed) handler(stream, rec);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  up.port = (server.address() as net.AddressInfo).port;
+  up.address = `127.0.0.1:${up.port}`;
+  return up;
+}
+
+export interface ClientReply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  /** Trailers received (empty when there were none). */
+  trailers: http.IncomingHttpHeaders;
+}
+
+/**
+ * One HTTP/1.1 request on its own connection. `body` chunks are written one per `gapMs` (no Content-Length unless the
+ * caller sets one: the body goes chunked, streamed); a string is sent whole.
+ */
+export function h1Request(
+  port: number,
+  opts: { method?: string; path?: string; headers?: http.OutgoingHttpHeaders; body?: string | string[]; gapMs?: number } = {},
+): Promise<ClientReply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: opts.method ?? 'GET', path: opts.path ?? '/', headers: opts.headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('latin1');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, trailers: res.trailers }));
+      res.on('error', reject);
+      res.on('close', () => {
+        if (!res.complete) reject(new Error('response cut'));
+      });
+    });
+    req.on('error', reject);
+    const body = opts.body;
+    if (body === undefined || typeof body === 'string') {
+      req.end(body);
+      return;
+    }
+    const chunks = [...body];
+    const next = (): void => {
+      const c = chunks.shift();
+      if (c === undefined) {
+        req.end();
+        return;
+      }
+      req.write(c);
+      setTimeout(next, opts.gapMs ?? 0);
+    };
+    next();
+  });
+}
+
+/**
+ * One h2 request on `session`. `body` chunks are written one per `gapMs` (no content-length unless given in
+ * `headers`); without a body the HEADERS frame ends the stream.
+ */
+export function h2Request(
+  session: http2.ClientHttp2Session,
+  headers: http2.OutgoingHttpHeaders,
+  opts: { body?: string[]; gapMs?: number } = {},
+): Promise<ClientReply> {
+  return new Promise((resolve, reject) => {
+    const st = session.request(headers, { endStream: opts.body === undefined });
+    let status = 0;
+    let resHeaders: http.IncomingHttpHeaders = {};
+    let trailers: http.IncomingHttpHeaders = {};
+    let body = '';
+    st.setEncoding('latin1');
+    st.on('response', (h) => {
+      status = Number(h[':status']);
+      resHeaders = h;
+    });
+    st.on('trailers', (t: http.IncomingHttpHeaders) => {
+      trailers = t;
+    });
+    st.on('data', (d: string) => (body += d));
+    st.on('end', () => resolve({ status, headers: resHeaders, body, trailers }));
+    st.on('error', reject);
+    // Settled already if 'end' came first; otherwise the stream was reset.
+    st.on('close', () => reject(new Error(`stream closed, code ${st.rstCode}`)));
+    if (opts.body === undefined) return;
+    const chunks = [...opts.body];
+    const next = (): void => {
+      const c = chunks.shift();
+      if (c === undefined) {
+        st.end();
+        return;
+      }
+      st.write(c);
+      setTimeout(next, opts.gapMs ?? 0);
+    };
+    next();
+  });
 }
