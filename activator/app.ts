@@ -135,10 +135,6 @@ function serveRewriteH2c(h: OutgoingHeaders, req: ProxyRequest): void {
   if (req.httpVersionMajor !== 2) h[H.clientProtocol] = CLIENT_PROTOCOL_HTTP1;
 }
 
-/** The forwarder's `upstreamH2` for `upstreamProtocol: h2c`. */
-function alwaysH2(): boolean {
-  return true;
-}
 
 function firstHeader(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
@@ -168,21 +164,23 @@ export function buildActivator(deps: ActivatorDeps): Activator {
   const reporter = new ConcurrencyReporter();
   const budget = new HoldBudget(config);
   const prober = deps.prober ?? createHttpProber({ clock, timeoutMs: config.probeTimeoutMs });
-  // upstreamProtocol h2c (default): requests share a few h2c sessions per pod instead of a connection each, so a burst
-  // released at once does not open hundreds of connections. http1: a connection per concurrent request, new ones paced.
-  const h2c = config.upstreamProtocol === 'h2c';
   const forwarder: Forwarder = createForwarder({
     clock,
     random: deps.random,
     timeoutBody: TIMEOUT_BODY,
     connectTimeoutMs: config.connectTimeoutMs,
-    ...(h2c ? { upstreamH2: alwaysH2 } : {}),
     ...(config.maxNewConnectionsPerPod > 0
       ? { upstreamPoolOptions: pacedConnectPoolOptions({ clock, connectTimeoutMs: config.connectTimeoutMs, maxUnconfirmed: config.maxNewConnectionsPerPod }) }
       : {}),
   });
-  const forwardProxyRewrite = h2c ? proxyRewriteH2c : proxyRewrite;
-  const forwardServeRewrite = h2c ? serveRewriteH2c : serveRewrite;
+  /**
+   * Whether a request goes to its pod as an h2c stream (config.ts `upstreamProtocol`). h2 clients always do (gRPC);
+   * `auto` sends the requests released together after a wait (a cold start, a capacity shortage) over a few multiplexed
+   * sessions instead of hundreds of new connections, and everything else over warm HTTP/1.1 keep-alive connections,
+   * which cost less per request.
+   */
+  const viaH2c = (req: ProxyRequest, waited: boolean): boolean =>
+    isHttp2(req) || config.upstreamProtocol === 'h2c' || (config.upstreamProtocol === 'auto' && waited);
   /** Requests per upstream address (both modes), so a pod that left is closed only once its requests finish. */
   const perUpstream = new Map<string, number>();
   const closeWhenIdle = new Set<string>();
@@ -405,7 +403,7 @@ export function buildActivator(deps: ActivatorDeps): Activator {
         totalTimeoutMs: t.total,
         responseStartTimeoutMs: t.responseStart,
         idleTimeoutMs: t.idle,
-        rewriteHeaders: forwardServeRewrite,
+        ...(viaH2c(req, false) ? { upstreamH2: true, rewriteHeaders: serveRewriteH2c } : { upstreamH2: false, rewriteHeaders: serveRewrite }),
       });
     } finally {
       upstreamOut(address);
@@ -470,7 +468,7 @@ export function buildActivator(deps: ActivatorDeps): Activator {
             totalTimeoutMs: t.total,
             responseStartTimeoutMs: t.responseStart,
             idleTimeoutMs: t.idle,
-            rewriteHeaders: forwardProxyRewrite,
+            ...(viaH2c(req, waited) ? { upstreamH2: true, rewriteHeaders: proxyRewriteH2c } : { upstreamH2: false, rewriteHeaders: proxyRewrite }),
             respondWhenNeverSent: false,
           });
           neverSent = out.result === 'never-sent';

@@ -37,10 +37,11 @@ export interface ActivatorConfig {
   /** Upstream connect timeout. */
   readonly connectTimeoutMs: number;
   /**
-   * How requests (not upgrades) go to pods: `h2c` (default; Tide only) multiplexes them as HTTP/2 streams over a few
-   * cleartext connections per pod (the queue-proxy serves h2c on its port and sends HTTP/1.x clients' requests on to
-   * the app as HTTP/1.1); `http1` opens an HTTP/1.1 connection per concurrent request, as Knative's activator does
-   * for HTTP/1 revisions.
+   * How HTTP/1.x clients' requests (not upgrades) go to pods; h2 clients' always go as h2c. `http1`: an HTTP/1.1
+   * keep-alive connection per concurrent request, as Knative's activator does for HTTP/1 revisions. `h2c` (Tide only):
+   * HTTP/2 streams over a few cleartext connections per pod; the queue-proxy sends them on to the app as HTTP/1.1.
+   * `auto` (default, Tide only): h2c for requests that waited for capacity and are released together (a burst from zero
+   * would otherwise open a connection each), HTTP/1.1 for the rest (cheaper per request once connections are warm).
    */
   readonly upstreamProtocol: UpstreamProtocol;
   /**
@@ -55,8 +56,8 @@ export interface ActivatorConfig {
   readonly fallbackIdleTimeoutSeconds: number;
 }
 
-export type UpstreamProtocol = 'http1' | 'h2c';
-export const UPSTREAM_PROTOCOLS: readonly UpstreamProtocol[] = ['http1', 'h2c'];
+export type UpstreamProtocol = 'auto' | 'http1' | 'h2c';
+export const UPSTREAM_PROTOCOLS: readonly UpstreamProtocol[] = ['auto', 'http1', 'h2c'];
 
 export const DEFAULTS: Readonly<ActivatorConfig> = Object.freeze({
   maxWaitingPerRevision: 10_000,
@@ -74,7 +75,7 @@ export const DEFAULTS: Readonly<ActivatorConfig> = Object.freeze({
   numActivators: 1,
   maxDispatchAttempts: 3,
   connectTimeoutMs: 5_000,
-  upstreamProtocol: 'h2c',
+  upstreamProtocol: 'auto',
   maxNewConnectionsPerPod: 128,
   fallbackTimeoutSeconds: 300,
   fallbackResponseStartTimeoutSeconds: 300,

@@ -68,6 +68,8 @@ export interface ForwardCall {
   onResponseStart?: (status: number, req: ProxyRequest) => void;
   /** Default true. false: if the upstream never received the request, write nothing (result 'never-sent'). */
   respondWhenNeverSent?: boolean;
+  /** This request goes upstream as an h2c stream (true) or over HTTP/1.1 (false); absent: the forwarder's `upstreamH2`. */
+  upstreamH2?: boolean;
 }
 
 export type ForwardResult = 'ok' | 'upstream-error' | 'never-sent' | 'timeout' | 'client-gone' | 'body-too-large';
@@ -348,7 +350,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#res = res;
     this.#call = call;
     this.#isH2 = req.httpVersionMajor === 2;
-    this.#upH2 = s.upstreamH2(req);
+    this.#upH2 = call.upstreamH2 ?? s.upstreamH2(req);
     this.#lastWriteMs = call.startMs;
   }
 

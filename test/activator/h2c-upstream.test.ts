@@ -1,8 +1,9 @@
 /**
- * upstreamProtocol (Tide only): with `h2c`, the default, the activator sends every request to a pod's queue-proxy as an
- * h2c stream over a few shared connections, and marks an HTTP/1.x client's request `Tide-Client-Protocol: http/1.1`
- * so the queue-proxy sends it on to the app over HTTP/1.1: the app hears what the client spoke, as in Knative, whose
+ * upstreamProtocol (Tide only): with `h2c` the activator sends every request to a pod's queue-proxy as an h2c stream
+ * over a few shared connections, and marks an HTTP/1.x client's request `Tide-Client-Protocol: http/1.1` so the
+ * queue-proxy sends it on to the app over HTTP/1.1: the app hears what the client spoke, as in Knative, whose
  * activator keeps the client's protocol on every hop. With `http1` requests keep the client's protocol on the wire too.
+ * `auto`, the default, sends requests that waited for capacity as h2c streams and the others over HTTP/1.1.
  * A client cannot set the mark itself: the activator strips it and sets it only for HTTP/1.x clients.
  * The fake pods (pods.ts) listen on the shared listener like the queue-proxy; the end-to-end cases use the real one.
  */
@@ -14,6 +15,8 @@ import { createListener } from '../../common/http/server.js';
 import { startApp, startQp } from '../proxy/fixtures.js';
 import { revision, send, startActivatorHarness, until, type Harness } from './harness.js';
 import { startPod, type FakePod, type FakePodOptions } from './pods.js';
+
+const H2C: Partial<ActivatorConfig> = { upstreamProtocol: 'h2c' };
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -54,9 +57,55 @@ function h2Request(port: number, headers: http2.OutgoingHttpHeaders, body?: stri
   });
 }
 
-describe('upstreamProtocol h2c (default): HTTP/1.1 clients multiplexed to the pod', () => {
-  it('20 concurrent GETs reach the pod as h2 streams on one connection, each marked http/1.1 with the §b2 proxy headers', async () => {
+/** A pod that is routed and has passed its §b4 probe, so requests find capacity at once (no wait). */
+async function readyPod(h: Harness, name: string, opts?: FakePodOptions): Promise<FakePod> {
+  const p = await pod(name, opts);
+  route(h, p.address);
+  await until(() => h.app.revisionState('default', 'hello')?.healthyPods === 1);
+  return p;
+}
+
+describe('upstreamProtocol auto (default): held requests released as h2c streams, the rest over HTTP/1.1', () => {
+  it('requests that find a ready pod go over HTTP/1.1, unmarked', async () => {
     const h = await harness();
+    const p = await readyPod(h, 'a');
+    const got = await Promise.all([send(h.port), send(h.port, { method: 'POST', body: 'x'.repeat(1000), headers: { 'tide-client-protocol': 'http/1.1' } })]);
+    expect(got.map((r) => r.status)).toEqual([200, 200]);
+    expect(p.versions).toEqual(['1.1', '1.1']);
+    expect(p.seen.map((s) => [s['tide-client-protocol'], s['k-proxy-request']])).toEqual([
+      [undefined, 'activator'],
+      [undefined, 'activator'],
+    ]);
+  });
+
+  it('30 requests held at zero are released as h2 streams on one connection, each marked http/1.1', async () => {
+    const h = await harness();
+    const replies = Array.from({ length: 30 }, (_, i) => send(h.port, { path: `/held${i}` }));
+    await until(() => h.app.revisionState('default', 'hello')?.waiting === 30);
+    const p = await pod('a');
+    route(h, p.address);
+    const got = await Promise.all(replies);
+    expect(got.map((r) => r.status)).toEqual(Array(30).fill(200));
+    expect(p.versions).toEqual(Array(30).fill('2.0'));
+    expect(p.requestConnections).toBe(1);
+    expect(new Set(p.seen.map((s) => s['tide-client-protocol']))).toEqual(new Set(['http/1.1']));
+    // Once the pod is warm, a request that does not wait goes over HTTP/1.1 again.
+    expect((await send(h.port)).status).toBe(200);
+    expect(p.versions.at(-1)).toBe('1.1');
+  });
+
+  it('serve mode never waits: HTTP/1.1, unmarked', async () => {
+    const h = await harness();
+    const p = await readyPod(h, 'a');
+    h.app.setMode('default', 'hello', 'serve');
+    expect((await send(h.port)).status).toBe(200);
+    expect([p.versions, p.seen[0]!['tide-client-protocol']]).toEqual([['1.1'], undefined]);
+  });
+});
+
+describe('upstreamProtocol h2c: HTTP/1.1 clients multiplexed to the pod', () => {
+  it('20 concurrent GETs reach the pod as h2 streams on one connection, each marked http/1.1 with the §b2 proxy headers', async () => {
+    const h = await harness(H2C);
     let release!: () => void;
     const p = await pod('a', { hold: new Promise<void>((r) => (release = r)) });
     route(h, p.address);
@@ -75,9 +124,8 @@ describe('upstreamProtocol h2c (default): HTTP/1.1 clients multiplexed to the po
   });
 
   it('a POST with a 100 KB body goes as an h2 stream too and arrives whole', async () => {
-    const h = await harness();
-    const p = await pod('a');
-    route(h, p.address);
+    const h = await harness(H2C);
+    const p = await readyPod(h, 'a');
     const r = await send(h.port, { method: 'POST', path: '/post', body: 'x'.repeat(100_000) });
     expect([r.status, r.body]).toEqual([200, 'a:100000']);
     expect([p.versions, p.urls]).toEqual([['2.0'], ['/post']]);
@@ -85,9 +133,8 @@ describe('upstreamProtocol h2c (default): HTTP/1.1 clients multiplexed to the po
   });
 
   it('serve mode: h2 stream marked http/1.1, Host kept, no K-Proxy-Request', async () => {
-    const h = await harness();
-    const p = await pod('a');
-    route(h, p.address);
+    const h = await harness(H2C);
+    const p = await readyPod(h, 'a');
     h.app.setMode('default', 'hello', 'serve');
     expect((await send(h.port, { headers: { 'k-proxy-request': 'activator' } })).status).toBe(200);
     expect(p.versions).toEqual(['2.0']);
@@ -109,8 +156,8 @@ describe('Tide-Client-Protocol cannot be forged by a client', () => {
     ]);
   });
 
-  it('an HTTP/1.1 client sending `tide-client-protocol: bogus`: the pod sees exactly http/1.1', async () => {
-    const h = await harness();
+  it('an HTTP/1.1 client sending `tide-client-protocol: bogus`: the pod sees exactly http/1.1 (h2c)', async () => {
+    const h = await harness(H2C);
     const p = await pod('a');
     route(h, p.address);
     expect((await send(h.port, { headers: { 'tide-client-protocol': 'bogus' } })).status).toBe(200);
@@ -150,7 +197,7 @@ describe('end to end: activator → real queue-proxy → app', () => {
     closers.push(() => app.close());
     const qp = await startQp(app.port);
     closers.push(() => qp.close());
-    const h = await harness();
+    const h = await harness(H2C);
     route(h, `127.0.0.1:${qp.ports.serving}`);
     const body = 'y'.repeat(100_000);
     const replies = await Promise.all([
@@ -193,7 +240,7 @@ describe('end to end: activator → real queue-proxy → app', () => {
     closers.push(() => appListener.close({ timeoutMs: 500 }));
     const qp = await startQp(appPort);
     closers.push(() => qp.close());
-    const h = await harness();
+    const h = await harness(H2C);
     route(h, `127.0.0.1:${qp.ports.serving}`);
     expect(await h2Request(h.port, { 'tide-client-protocol': 'http/1.1' })).toEqual({ status: 200, body: 'h2c-app' });
     expect((await send(h.port)).body).toBe('h2c-app');
@@ -236,12 +283,12 @@ describe('end to end: activator → real queue-proxy → app', () => {
 });
 
 describe('config', () => {
-  it.each([['http1'], ['h2c']])('accepts upstreamProtocol %s', (v) => {
+  it.each([['auto'], ['http1'], ['h2c']])('accepts upstreamProtocol %s', (v) => {
     expect(resolveActivatorConfig({ upstreamProtocol: v as 'http1' }).upstreamProtocol).toBe(v);
   });
 
-  it('rejects an unknown upstreamProtocol, naming the key; the default is h2c', () => {
-    expect(() => resolveActivatorConfig({ upstreamProtocol: 'h3' as 'http1' }, 'activator.')).toThrow(/activator\.upstreamProtocol: expected one of http1, h2c/);
-    expect(resolveActivatorConfig({}).upstreamProtocol).toBe('h2c');
+  it('rejects an unknown upstreamProtocol, naming the key; the default is auto', () => {
+    expect(() => resolveActivatorConfig({ upstreamProtocol: 'h3' as 'http1' }, 'activator.')).toThrow(/activator\.upstreamProtocol: expected one of auto, http1, h2c/);
+    expect(resolveActivatorConfig({}).upstreamProtocol).toBe('auto');
   });
 });

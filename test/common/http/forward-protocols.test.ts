@@ -310,6 +310,13 @@ describe('default upstreamH2: the upstream hears the client protocol (Knative)',
     expect((await h2Request(h2Session(rig2.port), { ':path': '/two', ':authority': 'a.example' })).body).toBe('ok');
     expect([h2.requests[0]?.path, h2.sessions]).toEqual(['/two', 1]);
   });
+
+  it("a call's upstreamH2 overrides the forwarder's choice for that request only", async () => {
+    const h2 = await h2Upstream();
+    const rig = await proxy(() => h2.address, { upstreamH2: true }, toH1);
+    expect((await h1Request(rig.port, { path: '/per-call' })).status).toBe(200);
+    expect(h2.requests.map((r) => r.path)).toEqual(['/per-call']);
+  });
 });
 
 describe('h2c streams the upstream never processed are safe to send elsewhere (RFC 9113 §8.7)', () => {
