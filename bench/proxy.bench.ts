@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fromRoot } from '../common/paths.js';
-import { queueProxyCommand } from '../proxy/node-flags.js';
+import { QUEUE_PROXY_NODE_FLAGS, WASM_TIERING_FLAG, queueProxyCommand } from '../proxy/node-flags.js';
 
 type Log = (line: string) => void;
 
@@ -157,7 +157,8 @@ async function waitForOk(port: number, timeoutMs = 10_000): Promise<void> {
 const nodeTarget = (name: string, role: string): Target => ({
   name,
   async start(appPort) {
-    const child = start(1, process.execPath, [TARGETS, role], { UPSTREAM: `127.0.0.1:${appPort}`, PORT: '0' });
+    // The same runtime settings as the queue-proxy (proxy/node-flags.ts), so the ratios measure Tide's features alone.
+    const child = start(1, process.execPath, [...QUEUE_PROXY_NODE_FLAGS, WASM_TIERING_FLAG, TARGETS, role], { UPSTREAM: `127.0.0.1:${appPort}`, PORT: '0' });
     const m = await waitForLine(child, /listening (\d+)/);
     return { port: Number(m[1]), child };
   },
@@ -272,6 +273,7 @@ function roundRatio(a: Row, b: Row, pick: (r: Round) => number | undefined): num
 
 export default async function bench(log: Log): Promise<void> {
   if (!existsSync(TARGETS)) throw new Error(`missing ${TARGETS}: run through npm run bench`);
+  log(`node flags for every node proxy (the queue-proxy's, proxy/node-flags.ts): ${[...QUEUE_PROXY_NODE_FLAGS, WASM_TIERING_FLAG].join(' ')}`);
   log(TASKSET ? 'pinning: each proxy alone on core 1; app, autocannon and the latency client on core 0 (taskset)' : 'taskset not found: processes are NOT pinned; ratios are noisier');
   log(
     `load: autocannon ${CONNECTIONS} connections × ${LOAD_SECONDS} s, 20-byte GET; latency: 1 connection, sequential, ≤${LATENCY_REQUESTS} requests; ` +
