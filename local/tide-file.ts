@@ -195,7 +195,7 @@ function parseService(raw: unknown, index: number, baseDir: string, problem: (ke
   let readinessProbe: Obj | undefined;
   if (raw['readinessProbe'] !== undefined) {
     if (isObj(raw['readinessProbe'])) readinessProbe = raw['readinessProbe'];
-    else problem(`${at}.readinessProbe`, 'expected a Kubernetes probe mapping (httpGet or tcpSocket)');
+    else problem(`${at}.readinessProbe`, 'expected a Kubernetes probe mapping (httpGet, tcpSocket, grpc or exec)');
   }
 
   const annotations = stringMap(raw['annotations'], `${at}.annotations`, problem);

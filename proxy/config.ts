@@ -4,7 +4,9 @@ import { EnvReader, type Env } from '../common/env.js';
 /** One readiness check of the user container (a `corev1.Probe`, reduced to what the queue-proxy runs). */
 export type ProbeAction =
   | { kind: 'tcp'; host: string; port: number }
-  | { kind: 'http'; host: string; port: number; path: string; scheme: 'http' | 'https'; headers: readonly [string, string][] };
+  | { kind: 'http'; host: string; port: number; path: string; scheme: 'http' | 'https'; headers: readonly [string, string][] }
+  /** gRPC Health Checking Protocol `Check` of `service` ('' = the whole server); passes on SERVING. */
+  | { kind: 'grpc'; host: string; port: number; service: string };
 
 /** A parsed `SERVING_READINESS_PROBE` entry (§a6). */
 export interface ReadinessProbeSpec {
@@ -187,8 +189,9 @@ export function parseQueueProxyConfig(env: Env): Readonly<QueueProxyConfig> {
 
 /**
  * Parses `SERVING_READINESS_PROBE` (§a6): one `corev1.Probe` as JSON, or an array of them. Missing means Knative's default,
- * a TCP check of the user port. Only `tcpSocket` and `httpGet` are run; an `exec` probe stays with the kubelet in Knative,
- * which gives the queue-proxy a TCP probe instead, so we do the same. A probe port of 0 or a named port means the user port.
+ * a TCP check of the user port. `tcpSocket`, `httpGet` and `grpc` are run; an `exec` probe stays with the kubelet in Knative,
+ * which gives the queue-proxy a TCP probe instead, so we do the same. A probe port of 0 or a named port means the user port
+ * (`grpc.port` is a plain integer in Kubernetes; 0 or absent means the user port too).
  */
 export function parseReadinessProbes(r: EnvReader, raw: string | undefined, userHost: string, userPort: number): ReadinessProbeSpec[] {
   const key = 'SERVING_READINESS_PROBE';
@@ -255,10 +258,15 @@ export function parseReadinessProbes(r: EnvReader, raw: string | undefined, user
     } else if (isObject(probe['exec'])) {
       action = { kind: 'tcp', host: userHost, port: userPort };
     } else if (isObject(probe['grpc'])) {
-      r.problem(where, 'grpc readiness probes are not supported by tide queue-proxy; use httpGet or tcpSocket');
-      continue;
+      const grpc = probe['grpc'];
+      const service = grpc['service'];
+      if (service !== undefined && service !== null && typeof service !== 'string') {
+        r.problem(`${where}.grpc.service`, `expected a string, got ${JSON.stringify(service)}`);
+      }
+      // corev1.GRPCAction has no host: the user host, as for an exec probe.
+      action = { kind: 'grpc', host: userHost, port: portOf(grpc), service: typeof service === 'string' ? service : '' };
     } else {
-      r.problem(where, 'expected one of tcpSocket, httpGet or exec');
+      r.problem(where, 'expected one of tcpSocket, httpGet, grpc or exec');
       continue;
     }
     out.push({

@@ -1,19 +1,27 @@
 /**
  * Probes the user container the way Knative's queue-proxy does (knative-reference §a6, `pkg/queue/readiness/probe.go`):
- * TCP or HTTP GET, all probes in parallel, aggressive polling when `periodSeconds` is 0, one shared in-flight probe.
+ * TCP, HTTP GET or gRPC health check, all probes in parallel, aggressive polling when `periodSeconds` is 0, one shared in-flight probe.
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { PROBE_USER_AGENTS, H } from '../../common/http/headers.js';
 import type { ProbeAction, ReadinessProbeSpec } from '../config.js';
+import { probeGrpcHealth } from './grpc-health-probe.js';
 
 /** Knative's aggressive mode: poll every 50 ms, 100 ms per attempt, for up to 10 s. */
 export const AGGRESSIVE_PROBE = { intervalMs: 50, attemptTimeoutMs: 100, totalMs: 10_000 } as const;
 
 /** One attempt: resolves true on success, false on failure or timeout; never rejects. */
 export function probeOnce(action: ProbeAction, timeoutMs: number): Promise<boolean> {
-  return action.kind === 'tcp' ? probeTcp(action.host, action.port, timeoutMs) : probeHttp(action, timeoutMs);
+  switch (action.kind) {
+    case 'tcp':
+      return probeTcp(action.host, action.port, timeoutMs);
+    case 'http':
+      return probeHttp(action, timeoutMs);
+    case 'grpc':
+      return probeGrpcHealth(action.host, action.port, action.service, timeoutMs);
+  }
 }
 
 function probeTcp(host: string, port: number, timeoutMs: number): Promise<boolean> {

@@ -45,6 +45,23 @@ describe('prepareLaunch', () => {
     expect(l.sidecar.env['GREETING']).toBeUndefined();
   });
 
+  it('§a6 hands a grpc readinessProbe to the queue-proxy, which runs it against the app port on the replica host', async () => {
+    const service = fakeService({ name: 'api', readinessProbe: { grpc: { service: 'api.v1.Api' }, periodSeconds: 1 } });
+    const knobs = { containerConcurrency: 0, timeoutSeconds: 20, responseStartTimeoutSeconds: 0, idleTimeoutSeconds: 0 };
+    const l = await prepareLaunch(service, knobs, 'api-1', {
+      namespace: 'team',
+      queueProxy: ['/bin/tide', 'queue-proxy'],
+      logDir: '/logs',
+      baseEnv: {},
+      drainQuietSeconds: 1,
+      host: '127.0.0.1',
+    });
+    const qp = parseQueueProxyConfig(l.sidecar.env);
+    expect(qp.readinessProbes).toEqual([
+      { action: { kind: 'grpc', host: '127.0.0.1', port: Number(l.app.env['PORT']), service: 'api.v1.Api' }, successThreshold: 1, periodMs: 1000, timeoutMs: 1000 },
+    ]);
+  });
+
   it('resolves `node` to this Node binary and leaves other commands alone', () => {
     expect(resolveCommand('node')).toBe(process.execPath);
     expect(resolveCommand('python3')).toBe('python3');

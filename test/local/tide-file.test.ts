@@ -55,6 +55,12 @@ describe('tide.yaml', () => {
     expect(s.gracePeriodMs).toBe(7000);
   });
 
+  it('§a6 a grpc readinessProbe passes tide validate’s checks, as the queue-proxy now runs it', () => {
+    const { problems, resolved } = check(svc('    readinessProbe: { grpc: { port: 0, service: hello.v1.Greeter }, periodSeconds: 2 }\n'));
+    expect(problems).toEqual([]);
+    expect(resolved!.services[0]!.decl.readinessProbe).toEqual({ grpc: { port: 0, service: 'hello.v1.Greeter' }, periodSeconds: 2 });
+  });
+
   it.each([
     { name: 'unknown top-level key', text: svc('') + 'servics: []\n', key: 'servics', msg: /unknown key/ },
     { name: 'no services', text: 'services: []\n', key: 'services', msg: /non-empty list/ },
@@ -73,7 +79,8 @@ describe('tide.yaml', () => {
     { name: 'bad annotation value', text: svc('    annotations: { autoscaling.knative.dev/min-scale: "-1" }\n'), key: 'services.hello.annotations.autoscaling.knative.dev/min-scale', msg: /-1/ },
     { name: 'misspelt annotation', text: svc('    annotations: { autoscaling.knative.dev/max-scal: "3" }\n'), key: 'services.hello.annotations.autoscaling.knative.dev/max-scal', msg: /unknown annotation/ },
     { name: 'bad config-autoscaler value', text: svc('') + 'config-autoscaler:\n  stable-window: 2s\n', key: 'config-autoscaler.stable-window', msg: /./ },
-    { name: 'bad readiness probe', text: svc('    readinessProbe: { grpc: { port: 1 } }\n'), key: 'services.hello.readinessProbe', msg: /grpc/ },
+    { name: 'bad readiness probe', text: svc('    readinessProbe: { exec: nope }\n'), key: 'services.hello.readinessProbe', msg: /tcpSocket, httpGet, grpc or exec/ },
+    { name: 'bad grpc probe service', text: svc('    readinessProbe: { grpc: { service: 5 } }\n'), key: 'services.hello.readinessProbe.grpc.service', msg: /expected a string, got 5/ },
     { name: 'YAML syntax error', text: 'services: [\n', key: 'line', msg: /./ },
   ])('$name → a problem at $key', ({ text, key, msg }) => {
     const { problems } = check(text);

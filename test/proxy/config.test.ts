@@ -123,10 +123,40 @@ describe('parseQueueProxyConfig (§a2)', () => {
         { kind: 'tcp', host: '127.0.0.1', port: 8080 },
       ]);
     });
+    it('§a6 grpc with port and service; periodSeconds, timeoutSeconds and successThreshold as for the other kinds', () => {
+      const c = parseQueueProxyConfig({
+        ...BASE,
+        TIDE_USER_HOST: '127.0.0.2',
+        SERVING_READINESS_PROBE: JSON.stringify({ grpc: { port: 9000, service: 'hello.v1.Greeter' }, successThreshold: 3, periodSeconds: 5, timeoutSeconds: 2 }),
+      });
+      expect(c.readinessProbes).toEqual([
+        { action: { kind: 'grpc', host: '127.0.0.2', port: 9000, service: 'hello.v1.Greeter' }, successThreshold: 3, periodMs: 5000, timeoutMs: 2000 },
+      ]);
+    });
+    it('§a6 grpc port 0 or absent means the user port, a missing service is "" (the whole server), Kubernetes defaults apply', () => {
+      const c = parseQueueProxyConfig({ ...BASE, SERVING_READINESS_PROBE: JSON.stringify([{ grpc: { port: 0 } }, { grpc: {} }, { grpc: { service: null } }]) });
+      const want = { action: { kind: 'grpc', host: '127.0.0.1', port: 8080, service: '' }, successThreshold: 1, periodMs: 0, timeoutMs: 1000 };
+      expect(c.readinessProbes).toEqual([want, want, want]);
+    });
+    it.each([
+      ['a number', '{"grpc":{"service":5}}', 'SERVING_READINESS_PROBE.grpc.service', 'expected a string, got 5'],
+      ['an object, in an array', '[{"tcpSocket":{}},{"grpc":{"service":{}}}]', 'SERVING_READINESS_PROBE[1].grpc.service', 'expected a string, got {}'],
+    ])('§a6 a grpc service that is %s is a problem naming the field', (_name, value, key, message) => {
+      try {
+        parseQueueProxyConfig({ ...BASE, SERVING_READINESS_PROBE: value });
+        expect.fail('no ConfigError');
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        expect((err as ConfigError).problems).toEqual([{ key, message }]);
+      }
+    });
+    it('a bad timing on a grpc probe names the field', () => {
+      expect(problems({ ...BASE, SERVING_READINESS_PROBE: '{"grpc":{},"timeoutSeconds":0}' })).toEqual(['SERVING_READINESS_PROBE.timeoutSeconds']);
+    });
     it.each([
       ['not json', '{'],
       ['no handler', '{}'],
-      ['grpc', '{"grpc":{"port":8080}}'],
+      ['grpc that is not an object', '{"grpc":8080}'],
       ['empty array', '[]'],
     ])('%s is a problem naming the variable', (_name, value) => {
       expect(problems({ ...BASE, SERVING_READINESS_PROBE: value })[0]).toMatch(/^SERVING_READINESS_PROBE/);

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AGGRESSIVE_PROBE, probeOnce, ReadinessProber } from '../../../proxy/http/readiness-prober.js';
 import type { ProbeAction, ReadinessProbeSpec } from '../../../proxy/config.js';
+import { deadPort } from '../../common/http/helpers.js';
 
 const closers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -13,14 +14,6 @@ async function listen(server: Server, port = 0): Promise<number> {
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   closers.push(() => new Promise<void>((r) => server.close(() => r())));
   return (server.address() as AddressInfo).port;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 const tcp = (port: number): ReadinessProbeSpec => ({ action: { kind: 'tcp', host: '127.0.0.1', port }, successThreshold: 1, periodMs: 0, timeoutMs: 1000 });
@@ -45,7 +38,7 @@ describe('readiness prober (§a6)', () => {
   });
 
   it('§a6 turns ready as soon as the app listens (aggressive 50 ms polling)', async () => {
-    const port = await freePort();
+    const port = await deadPort();
     const prober = new ReadinessProber([tcp(port)]);
     closers.push(() => prober.close());
     const started = Date.now();
