@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:net';
 import {
   AutoscalerStatsClient,
   QueueStatsClient,
@@ -8,6 +7,7 @@ import {
   type StartedGrpcServer,
 } from '../../common/http/stats-grpc.js';
 import type { RevisionStat } from '../../common/stats.js';
+import { startSilentServer } from '../common/http/helpers.js';
 
 const closers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -51,17 +51,10 @@ describe('stats protocol over gRPC (architecture.md, Stats)', () => {
 
   it('a scrape of a peer that never answers fails within the deadline', async () => {
     // A TCP server that accepts and says nothing: a hostile or stuck pod.
-    const sockets = new Set<import('node:net').Socket>();
-    const silent: Server = createServer((s) => sockets.add(s));
-    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-    closers.push(
-      () =>
-        new Promise<void>((r) => {
-          for (const s of sockets) s.destroy();
-          silent.close(() => r());
-        }),
-    );
-    const port = (silent.address() as { port: number }).port;
+    const silent = await startSilentServer();
+    closers.push(() => silent.close());
+
+    const port = silent.port;
     const client = new QueueStatsClient(`127.0.0.1:${port}`);
     closers.push(() => client.close());
     const started = Date.now();

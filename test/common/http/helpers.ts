@@ -60,6 +60,25 @@ export async function startUpstream(
   return up;
 }
 
+/**
+ * A TCP server that accepts and never says anything (a stuck or hostile peer). `close()` destroys what it accepted;
+ * pass it to the suite's cleanups.
+ */
+export async function startSilentServer(): Promise<{ port: number; accepted: net.Socket[]; close(): Promise<void> }> {
+  const accepted: net.Socket[] = [];
+  const server = net.createServer((s) => accepted.push(s));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    accepted,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of accepted) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
 /** A port nothing listens on (bound, then closed). */
 export async function deadPort(): Promise<number> {
   const s = net.createServer();

@@ -3,6 +3,7 @@ import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pacedConnector } from '../../../common/http/upstream-connect.js';
 import { FakeClock } from '../../support/fake-clock.js';
+import { startSilentServer } from './helpers.js';
 
 const closers: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -19,17 +20,9 @@ async function until(cond: () => boolean, ms = 2000): Promise<void> {
 
 /** A server that accepts and stays silent until told to write. */
 async function silentServer(): Promise<{ port: number; accepted: net.Socket[] }> {
-  const accepted: net.Socket[] = [];
-  const server = net.createServer((s) => accepted.push(s));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  closers.push(
-    () =>
-      new Promise<void>((r) => {
-        for (const s of accepted) s.destroy();
-        server.close(() => r());
-      }),
-  );
-  return { port: (server.address() as net.AddressInfo).port, accepted };
+  const server = await startSilentServer();
+  closers.push(() => server.close());
+  return server;
 }
 
 describe('pacedConnector', () => {

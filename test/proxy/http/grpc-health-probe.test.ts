@@ -1,12 +1,10 @@
 /** `grpc` readiness probe attempts against a real grpc-js Health server (§a6: gRPC probes run in the queue-proxy). */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { probeGrpcHealth } from '../../../proxy/http/grpc-health-probe.js';
 import { AGGRESSIVE_PROBE, probeOnce, ReadinessProber } from '../../../proxy/http/readiness-prober.js';
 import type { ReadinessProbeSpec } from '../../../proxy/config.js';
 import { startHealthServer, type ServingStatus } from '../health-server.js';
-import { deadPort } from '../../common/http/helpers.js';
+import { deadPort, startSilentServer } from '../../common/http/helpers.js';
 
 const closers: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -74,20 +72,9 @@ describe('grpc readiness probe attempt (§a6, grpc.health.v1.Health/Check)', () 
   });
 
   it('§a6 a listener that never speaks HTTP/2 fails at the attempt timeout', async () => {
-    const sockets = new Set<Socket>();
-    const silent: Server = createServer((s) => {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-    });
-    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
-    closers.push(
-      () =>
-        new Promise<void>((r) => {
-          for (const s of sockets) s.destroy();
-          silent.close(() => r());
-        }),
-    );
-    const r = await timed(probeGrpcHealth('127.0.0.1', (silent.address() as AddressInfo).port, '', 200));
+    const silent = await startSilentServer();
+    closers.push(() => silent.close());
+    const r = await timed(probeGrpcHealth('127.0.0.1', silent.port, '', 200));
     expect(r.ok).toBe(false);
     expect(r.ms).toBeGreaterThanOrEqual(190);
     expect(r.ms).toBeLessThan(600);
