@@ -59,7 +59,7 @@ export interface Listener {
   listen(port: number, host?: string): Promise<number>;
   /** The bound port, 0 before listen(). */
   readonly port: number;
-  /** HTTP/1 responses carry `Connection: close` from now on, idle keep-alive sockets close, h2 sessions get GOAWAY. */
+  /** HTTP/1 responses carry `Connection: close` from now on (idle keep-alive sockets stay until close()); h2 sessions get GOAWAY. */
   startDrain(): void;
   readonly isDraining: boolean;
   /** Requests whose response has not finished. */
@@ -410,7 +410,10 @@ export function createListener(options: ListenerOptions): Listener {
   function startDrain(): void {
     if (draining) return;
     draining = true;
-    h1.closeIdleConnections();
+    // Idle HTTP/1 keep-alive sockets stay open until close(), as Go's server keeps them through Knative's quiet period:
+    // closing one while a client is writing a request on it loses that request (the client cannot tell whether it
+    // arrived). A request on one is served with `Connection: close`. h2 gets GOAWAY at once: its last-stream-id tells
+    // the client exactly which streams were never processed.
     for (const s of sessions) s.close();
   }
 

@@ -232,6 +232,28 @@ describe('drain (Envoy drain-close, §a7)', () => {
     expect(l.inFlight).toBe(0);
   });
 
+  it('HTTP/1: an idle keep-alive socket stays open after startDrain; a request on it is served with Connection: close (no reuse race, as Go keeps it through §a7\'s quiet period)', async () => {
+    const l = await listener({ handler: (_q, res) => void res.end('ok') });
+    const s = net.connect(l.port, '127.0.0.1');
+    cleanups.push(() => void s.destroy());
+    let text = '';
+    let closed = false;
+    s.on('data', (c: Buffer) => (text += c.toString('latin1')));
+    s.on('close', () => (closed = true));
+    s.on('error', () => undefined);
+    s.write('GET /1 HTTP/1.1\r\nHost: a\r\n\r\n');
+    await until(() => text.includes('\r\n\r\nok'));
+    expect(text.toLowerCase()).toContain('connection: keep-alive');
+    l.startDrain();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(closed).toBe(false);
+    text = '';
+    s.write('GET /2 HTTP/1.1\r\nHost: a\r\n\r\n');
+    await until(() => closed);
+    expect(firstStatus(text)).toBe(200);
+    expect(text.toLowerCase()).toContain('connection: close');
+  });
+
   it('HTTP/2: startDrain sends GOAWAY and in-flight streams complete', async () => {
     let release: (() => void) | undefined;
     const l = await listener({
