@@ -180,6 +180,8 @@ interface SessionSlot {
   connected: boolean;
   /** From the peer's GOAWAY: streams above this id were never processed (RFC 9113 §6.8), so they are safe to resend. */
   goawayLastStreamId: number | undefined;
+  /** The peer's SETTINGS_MAX_CONCURRENT_STREAMS; unlimited (the protocol default) until its SETTINGS arrive. */
+  peerMaxStreams: number;
 }
 
 /** Whether an h2c stream that failed certainly never reached the upstream's application. */
@@ -245,18 +247,17 @@ export function createForwarder(options: ForwarderOptions = {}): Forwarder {
       for (const slot of slots) {
         const s = slot.session;
         if (s.closed || s.destroyed) continue;
-        // Until the peer's SETTINGS arrive, remoteSettings holds the protocol default (unlimited); our cap applies.
-        const peerMax = s.remoteSettings.maxConcurrentStreams ?? Infinity;
-        if (slot.active < Math.min(streamsPerSession, peerMax)) return slot;
+        if (slot.active < Math.min(streamsPerSession, slot.peerMaxStreams)) return slot;
       }
     } else {
       slots = [];
       sessions.set(upstream, slots);
     }
     const created = http2.connect(`http://${upstream}`, { maxSessionMemory: 10 });
-    const slot: SessionSlot = { session: created, active: 0, connected: false, goawayLastStreamId: undefined };
+    const slot: SessionSlot = { session: created, active: 0, connected: false, goawayLastStreamId: undefined, peerMaxStreams: Infinity };
     slots.push(slot);
     created.once('connect', () => (slot.connected = true));
+    created.on('remoteSettings', (settings: http2.Settings) => (slot.peerMaxStreams = settings.maxConcurrentStreams ?? Infinity));
     const forget = (): void => {
       const list = sessions.get(upstream);
       if (list === undefined) return;
