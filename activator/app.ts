@@ -104,16 +104,6 @@ function proxyRewrite(h: OutgoingHeaders): void {
   delete h[H.clientProtocol];
 }
 
-/**
- * Proxy-mode upgrades: proxyRewrite, then `Host: <pod address>`. The raw upgrade relay writes only the headers it is
- * given, and HTTP/1.1 needs a Host (the queue-proxy's listener refuses a request without one with 400); the forwarder's
- * HTTP/1.1 and h2c paths put the pod address there themselves, as Knative's activator (Go client, emptied r.Host) does.
- */
-function proxyRewriteUpgrade(h: OutgoingHeaders, podAddress: string): void {
-  proxyRewrite(h);
-  h['host'] = podAddress;
-}
-
 /** Serve mode: the activator stands in for the ingress; a client may not claim to be the activator. */
 function serveRewrite(h: OutgoingHeaders): void {
   delete h[H.proxyRequest];
@@ -616,7 +606,7 @@ export function buildActivator(deps: ActivatorDeps): Activator {
       handedOff = true;
       forwardUpgrade(req, socket, head, {
         upstream: address,
-        rewriteHeaders: (h) => proxyRewriteUpgrade(h, address),
+        rewriteHeaders: proxyRewrite,
         onClose: () => {
           slot.release();
           upstreamOut(address);

@@ -56,6 +56,9 @@ function requestHead(req: http.IncomingMessage, headers: OutgoingHeaders): strin
 export function forwardUpgrade(req: http.IncomingMessage, client: net.Socket, head: Buffer, call: UpgradeCall): void {
   const headers = upstreamRequestHeaders(req);
   call.rewriteHeaders?.(headers, req);
+  // HTTP/1.1 needs a Host: when the rewrite moved it away (the activator's K-Original-Host), name the upstream, as the
+  // forwarder's undici and h2c paths do for ordinary requests.
+  if (headers['host'] === undefined) headers['host'] = call.upstream;
   const upgrade = req.headers.upgrade;
   if (upgrade !== undefined) {
     headers.connection = 'upgrade';

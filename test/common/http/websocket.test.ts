@@ -59,6 +59,21 @@ function open(url: string): Promise<WebSocket> {
 }
 
 describe('WebSocket relay', () => {
+  it('a rewrite that moves Host away (the activator: K-Original-Host) still sends a Host: the upstream address', async () => {
+    const echo = await echoServer();
+    const upstream = `127.0.0.1:${echo.port}`;
+    const { l } = await proxyTo(upstream, {
+      rewriteHeaders: (h) => {
+        const host = h['host'];
+        if (host !== undefined) h['k-original-host'] = host;
+        delete h['host'];
+      },
+    });
+    const ws = await open(`ws://127.0.0.1:${l.port}/`);
+    cleanups.push(() => void ws.terminate());
+    expect([echo.headers[0]?.host, echo.headers[0]?.['k-original-host']]).toEqual([upstream, `127.0.0.1:${l.port}`]);
+  });
+
   it('echoes text and binary through the proxy, with headers rewritten', async () => {
     const up = await echoServer();
     const { l, events } = await proxyTo(`127.0.0.1:${up.port}`, {
