@@ -34,8 +34,10 @@ export interface LocalBackendOptions {
 interface RevisionState {
   readonly rev: LocalRevision;
   desired: number;
-  /** Replicas that are not `stopped` (starting, ready, crashed, stopping). */
+  /** Replicas that are not `stopped` (starting, ready, crashed, stopping), oldest first (by `created`). */
   readonly replicas: Replica[];
+  /** Each replica's creation number (its name's suffix): preparations finish in any order, age does not. */
+  readonly created: WeakMap<Replica, number>;
   /** Replicas being prepared (ports being found): counted so reconcile never over-creates. */
   preparing: number;
   seq: number;
@@ -75,7 +77,7 @@ export class LocalBackend implements ScaleTarget, EndpointsSource, RevisionSourc
   addRevision(rev: LocalRevision): void {
     const key = revisionKey(rev.info.namespace, rev.info.revision);
     if (this.#revisions.has(key)) throw new Error(`revision ${key} is already registered`);
-    this.#revisions.set(key, { rev, desired: 0, replicas: [], preparing: 0, seq: 0, lastPublished: '[]', chain: Promise.resolve() });
+    this.#revisions.set(key, { rev, desired: 0, replicas: [], created: new WeakMap(), preparing: 0, seq: 0, lastPublished: '[]', chain: Promise.resolve() });
     for (const h of rev.info.hosts) this.#hosts.set(normaliseHost(h), rev.info);
     this.#publish(key);
   }
@@ -171,7 +173,8 @@ export class LocalBackend implements ScaleTarget, EndpointsSource, RevisionSourc
   }
 
   async #startReplica(key: string, s: RevisionState): Promise<void> {
-    const name = `${s.rev.info.revision}-${++s.seq}`;
+    const seq = ++s.seq;
+    const name = `${s.rev.info.revision}-${seq}`;
     s.preparing++;
     let launch: ReplicaLaunch;
     try {
@@ -198,7 +201,11 @@ export class LocalBackend implements ScaleTarget, EndpointsSource, RevisionSourc
         this.#publish(key);
       },
     });
-    s.replicas.push(replica);
+    // Keep the list oldest first even when a later replica's ports were found sooner: scale-down takes the newest.
+    s.created.set(replica, seq);
+    const at = s.replicas.findIndex((r) => (s.created.get(r) ?? 0) > seq);
+    if (at === -1) s.replicas.push(replica);
+    else s.replicas.splice(at, 0, replica);
     this.#o.logger.info({ revision: key, replica: name, serving: launch.servingAddress }, 'starting replica');
     replica.start();
   }

@@ -12,7 +12,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function makeBackend() {
+/** `prepareDelayMs(name)`: extra time that replica's preparation takes (ports found out of order). */
+function makeBackend(prepareDelayMs: (name: string) => number = () => 0) {
   const tmp = tempDir();
   const scales: [number, number][] = [];
   const backend = new LocalBackend({ clock: systemClock, logger: silentLogger(), probe: probeQueueProxy, readyProbeMs: 200, onScale: (_n, _r, from, to) => scales.push([from, to]) });
@@ -21,7 +22,11 @@ function makeBackend() {
   backend.addRevision({
     info: { namespace: 'default', revision: 'hello', hosts: hostsFor('default', 'hello'), containerConcurrency: 0, timeoutSeconds: 300, responseStartTimeoutSeconds: 0, idleTimeoutSeconds: 0 },
     gracePeriodMs: 2000,
-    prepare: (name) => fakeLaunch(service, name, tmp.dir),
+    prepare: async (name) => {
+      const delay = prepareDelayMs(name);
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      return fakeLaunch(service, name, tmp.dir);
+    },
   });
   const updates: EndpointsUpdate[] = [];
   cleanups.push(backend.subscribe((u) => updates.push(u)));
@@ -70,6 +75,16 @@ describe('LocalBackend', () => {
     await waitFor(() => backend.pods('default', 'hello').length === 1, 5000, 'one pod');
     // The newest goes first when all are ready.
     expect(backend.pods('default', 'hello')[0]!.name).toBe('hello-1');
+  });
+
+  it('scaling down takes the newest replica even when its preparation finished first', async () => {
+    const { backend } = makeBackend((name) => (name === 'hello-1' ? 150 : 0));
+    await backend.setReplicas('default', 'hello', 2);
+    await waitFor(() => backend.pods('default', 'hello').filter((p) => p.ready).length === 2, 8000, 'two ready pods');
+    expect(backend.pods('default', 'hello').map((p) => p.name)).toEqual(['hello-1', 'hello-2']);
+    await backend.setReplicas('default', 'hello', 1);
+    await waitFor(() => backend.pods('default', 'hello').length === 1, 5000, 'one pod');
+    expect(backend.pods('default', 'hello').map((p) => p.name)).toEqual(['hello-1']);
   });
 
   it('stopAll() stops every replica and refuses to start new ones afterwards', async () => {
