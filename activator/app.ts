@@ -112,19 +112,24 @@ function serveRewrite(h: OutgoingHeaders): void {
 }
 
 /**
- * With `upstreamProtocol: h2c` every request reaches the pod as an h2c stream; an HTTP/1.x client's request is marked
- * so the queue-proxy sends it on to the app over HTTP/1.1 (headers.ts CLIENT_PROTOCOL_HTTP1).
+ * An HTTP/1.x client's request carried to the pod as an h2c stream is marked, so the queue-proxy sends it on to the
+ * app over HTTP/1.1 (headers.ts CLIENT_PROTOCOL_HTTP1). h2 clients' requests stay unmarked.
  */
+function markHttp1Client(h: OutgoingHeaders, req: ProxyRequest): void {
+  if (req.httpVersionMajor !== 2) h[H.clientProtocol] = CLIENT_PROTOCOL_HTTP1;
+}
+
+/** proxyRewrite for a request going as an h2c stream. */
 function proxyRewriteH2c(h: OutgoingHeaders, req: ProxyRequest): void {
   proxyRewrite(h);
-  if (req.httpVersionMajor !== 2) h[H.clientProtocol] = CLIENT_PROTOCOL_HTTP1;
+  markHttp1Client(h, req);
 }
 
+/** serveRewrite for a request going as an h2c stream. */
 function serveRewriteH2c(h: OutgoingHeaders, req: ProxyRequest): void {
   serveRewrite(h);
-  if (req.httpVersionMajor !== 2) h[H.clientProtocol] = CLIENT_PROTOCOL_HTTP1;
+  markHttp1Client(h, req);
 }
-
 
 function firstHeader(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
@@ -385,6 +390,7 @@ export function buildActivator(deps: ActivatorDeps): Activator {
 
   async function serve(req: ProxyRequest, res: ProxyResponse, startMs: number, s: RevState, address: string): Promise<void> {
     const t = timeoutsMs(s.info);
+    const h2 = viaH2c(req, false);
     upstreamIn(address);
     try {
       await forwarder.forward(req, res, {
@@ -393,7 +399,8 @@ export function buildActivator(deps: ActivatorDeps): Activator {
         totalTimeoutMs: t.total,
         responseStartTimeoutMs: t.responseStart,
         idleTimeoutMs: t.idle,
-        ...(viaH2c(req, false) ? { upstreamH2: true, rewriteHeaders: serveRewriteH2c } : { upstreamH2: false, rewriteHeaders: serveRewrite }),
+        upstreamH2: h2,
+        rewriteHeaders: h2 ? serveRewriteH2c : serveRewrite,
       });
     } finally {
       upstreamOut(address);
@@ -450,6 +457,7 @@ export function buildActivator(deps: ActivatorDeps): Activator {
         if (waited && attempt === 1) metrics.coldStartWait.observe(labels, (clock.now() - startMs) / 1000);
         const address = slot.tracker.address;
         upstreamIn(address);
+        const h2 = viaH2c(req, waited);
         let neverSent = false;
         try {
           const out = await forwarder.forward(req, res, {
@@ -458,7 +466,8 @@ export function buildActivator(deps: ActivatorDeps): Activator {
             totalTimeoutMs: t.total,
             responseStartTimeoutMs: t.responseStart,
             idleTimeoutMs: t.idle,
-            ...(viaH2c(req, waited) ? { upstreamH2: true, rewriteHeaders: proxyRewriteH2c } : { upstreamH2: false, rewriteHeaders: proxyRewrite }),
+            upstreamH2: h2,
+            rewriteHeaders: h2 ? proxyRewriteH2c : proxyRewrite,
             respondWhenNeverSent: false,
           });
           neverSent = out.result === 'never-sent';

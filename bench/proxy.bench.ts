@@ -102,10 +102,10 @@ const CLK_TCK = (() => {
   }
 })();
 
-/** Peak resident set (VmHWM) in MB. */
-function peakRssMb(pid: number): number | undefined {
+/** A memory figure from /proc/<pid>/status in MB: `VmRSS` (now) or `VmHWM` (peak). */
+function procMemoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
   try {
-    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
+    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`${field}:\\s+(\\d+) kB`));
     return m ? Number(m[1]) / 1024 : undefined;
   } catch {
     return undefined;
@@ -252,16 +252,6 @@ function median(values: readonly (number | undefined)[]): number | undefined {
   return v.length % 2 === 1 ? v[mid] : ((v[mid - 1] ?? 0) + (v[mid] ?? 0)) / 2;
 }
 
-/** Resident set now (VmRSS) in MB. */
-function rssMb(pid: number): number | undefined {
-  try {
-    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
-    return m ? Number(m[1]) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Per-round ratio a/b (same round, so machine noise hits both alike), then the median over rounds. */
 function roundRatio(a: Row, b: Row, pick: (r: Round) => number | undefined): number | undefined {
   return median(a.rounds.map((r, i) => {
@@ -294,7 +284,7 @@ export default async function bench(log: Log): Promise<void> {
     const appPort = Number((await waitForLine(app, /listening (\d+)/))[1]);
     running.push({ name: 'direct', port: appPort, child: undefined });
     for (const t of targets) running.push({ name: t.name, ...(await t.start(appPort)) });
-    for (const r of running) rows.push({ name: r.name, rounds: [], restRssMb: r.child ? rssMb(r.child.pid!) : undefined, peakRssMb: undefined });
+    for (const r of running) rows.push({ name: r.name, rounds: [], restRssMb: r.child ? procMemoryMb(r.child.pid!, 'VmRSS') : undefined, peakRssMb: undefined });
     // One warm-up per target (JIT, upstream connections), then rounds A,B,C,… with a rotating start, so a burst of load
     // from elsewhere on the machine hits every target alike; each figure is the median of its rounds.
     for (const r of running) await autocannon(r.port, CONNECTIONS, 1);
@@ -311,7 +301,7 @@ export default async function bench(log: Log): Promise<void> {
         rows[i]!.rounds[round] = { load, cpuUsPerRequest: cpu, latency: lat };
       }
     }
-    for (const [i, r] of running.entries()) if (r.child) rows[i]!.peakRssMb = peakRssMb(r.child.pid!);
+    for (const [i, r] of running.entries()) if (r.child) rows[i]!.peakRssMb = procMemoryMb(r.child.pid!, 'VmHWM');
   } finally {
     for (const r of running) {
       if (r.child) await stop(r.child);

@@ -15,6 +15,7 @@ import { createListener } from '../../common/http/server.js';
 import { startApp, startQp } from '../proxy/fixtures.js';
 import { revision, send, startActivatorHarness, until, type Harness } from './harness.js';
 import { startPod, type FakePod, type FakePodOptions } from './pods.js';
+import { h2Request } from '../common/http/helpers.js';
 
 const H2C: Partial<ActivatorConfig> = { upstreamProtocol: 'h2c' };
 
@@ -39,22 +40,13 @@ function route(h: Harness, address: string): void {
   h.endpoints.set('default', 'hello', [{ name: 'pod-1', address, ready: true }]);
 }
 
-/** One request from an h2 client (node:http2) on its own session; the session is closed in afterEach. */
-function h2Request(port: number, headers: http2.OutgoingHttpHeaders, body?: string): Promise<{ status: number; body: string }> {
+/** One bodiless GET from an h2 client (node:http2) for hello.localhost on its own session, closed in afterEach. */
+async function h2Get(port: number, headers: http2.OutgoingHttpHeaders): Promise<{ status: number; body: string }> {
   const session = http2.connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => undefined);
   closers.push(() => Promise.resolve(void session.destroy()));
-  return new Promise((resolve, reject) => {
-    session.on('error', reject);
-    const stream = session.request({ ':authority': 'hello.localhost', ':path': '/', ...headers }, { endStream: body === undefined });
-    let status = 0;
-    let data = '';
-    stream.setEncoding('utf8');
-    stream.on('response', (h) => (status = Number(h[':status'])));
-    stream.on('data', (d: string) => (data += d));
-    stream.on('end', () => resolve({ status, body: data }));
-    stream.on('error', reject);
-    if (body !== undefined) stream.end(body);
-  });
+  const r = await h2Request(session, { ':authority': 'hello.localhost', ':path': '/', ...headers });
+  return { status: r.status, body: r.body };
 }
 
 /** A pod that is routed and has passed its §b4 probe, so requests find capacity at once (no wait). */
@@ -147,8 +139,8 @@ describe('Tide-Client-Protocol cannot be forged by a client', () => {
     const h = await harness();
     const p = await pod('a');
     route(h, p.address);
-    expect(await h2Request(h.port, {})).toEqual({ status: 200, body: 'a:0' });
-    expect(await h2Request(h.port, { 'tide-client-protocol': 'http/1.1' })).toEqual({ status: 200, body: 'a:0' });
+    expect(await h2Get(h.port, {})).toEqual({ status: 200, body: 'a:0' });
+    expect(await h2Get(h.port, { 'tide-client-protocol': 'http/1.1' })).toEqual({ status: 200, body: 'a:0' });
     expect(p.versions).toEqual(['2.0', '2.0']);
     expect(p.seen.map((s) => [s['tide-client-protocol'], s['k-proxy-request']])).toEqual([
       [undefined, 'activator'],
@@ -182,7 +174,7 @@ describe('upstreamProtocol http1', () => {
     const h = await harness({ upstreamProtocol: 'http1' });
     const p = await pod('a');
     route(h, p.address);
-    expect(await h2Request(h.port, { 'tide-client-protocol': 'http/1.1' })).toEqual({ status: 200, body: 'a:0' });
+    expect(await h2Get(h.port, { 'tide-client-protocol': 'http/1.1' })).toEqual({ status: 200, body: 'a:0' });
     expect([p.versions, p.seen[0]!['tide-client-protocol']]).toEqual([['2.0'], undefined]);
   });
 });
@@ -242,7 +234,7 @@ describe('end to end: activator → real queue-proxy → app', () => {
     closers.push(() => qp.close());
     const h = await harness(H2C);
     route(h, `127.0.0.1:${qp.ports.serving}`);
-    expect(await h2Request(h.port, { 'tide-client-protocol': 'http/1.1' })).toEqual({ status: 200, body: 'h2c-app' });
+    expect(await h2Get(h.port, { 'tide-client-protocol': 'http/1.1' })).toEqual({ status: 200, body: 'h2c-app' });
     expect((await send(h.port)).body).toBe('h2c-app');
     expect(seen).toEqual([
       { version: '2.0', mark: undefined },

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { fromRoot } from '../../common/paths.js';
-import { HELLO_APP, closedLoopLoad, upFromYaml, type E2E } from './support.js';
+import { helloYaml, closedLoopLoad, upFromYaml, type E2E } from './support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
@@ -15,22 +15,7 @@ if (!hasChromium) console.log(`live dashboard browser test skipped: ${CHROMIUM} 
 
 const CLIENTS = 12;
 // Target 2 in-flight requests per replica at 100% utilisation: 12 clients of 100 ms requests want about 6 replicas.
-const YAML = `
-config-autoscaler:
-  stable-window: 6s
-  scale-to-zero-grace-period: 2s
-  allow-zero-initial-scale: "true"
-services:
-  - name: hello
-    command: node
-    args: [${JSON.stringify(HELLO_APP)}]
-    env: { DELAY_MS: "100" }
-    annotations:
-      autoscaling.knative.dev/initial-scale: "0"
-      autoscaling.knative.dev/target: "2"
-      autoscaling.knative.dev/target-utilization-percentage: "100"
-      autoscaling.knative.dev/max-scale: "8"
-`;
+const YAML = helloYaml({ delayMs: 100, annotations: { 'initial-scale': 0, target: 2, 'target-utilization-percentage': 100, 'max-scale': 8 } });
 
 let e2e: E2E | undefined;
 const closers: (() => Promise<void>)[] = [];

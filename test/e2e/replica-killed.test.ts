@@ -5,26 +5,17 @@
  * succeeds, and the replica comes back.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { HELLO_APP, alive, closedLoopLoad, sleep, upFromYaml, waitFor, type E2E } from './support.js';
+import type { Replica } from '../../local/process/replica.js';
+import { helloYaml, alive, closedLoopLoad, sleep, upFromYaml, waitFor, type E2E, type Reply } from './support.js';
 
 const CLIENTS = 4;
 
-const YAML = `
-config-autoscaler:
-  stable-window: 6s
-  scale-to-zero-grace-period: 2s
-services:
-  - name: hello
-    command: node
-    args: [${JSON.stringify(HELLO_APP)}]
-    env: { DELAY_MS: "20" }
-    timeoutSeconds: 30
-    annotations:
-      autoscaling.knative.dev/min-scale: "2"
-      autoscaling.knative.dev/initial-scale: "2"
-      autoscaling.knative.dev/target: "10"
-      autoscaling.knative.dev/target-burst-capacity: "-1"
-`;
+const YAML = helloYaml({
+  delayMs: 20,
+  timeoutSeconds: 30,
+  allowZeroInitialScale: false,
+  annotations: { 'min-scale': 2, 'initial-scale': 2, target: 10, 'target-burst-capacity': -1 },
+});
 
 let e2e: E2E | undefined;
 afterEach(async () => {
@@ -32,17 +23,27 @@ afterEach(async () => {
   e2e = undefined;
 });
 
+/** `tide up` with two ready replicas and closed-loop load running for 1.5 s; `endLoad()` stops it and gives the replies. */
+async function twoReplicasUnderLoad(): Promise<{ victim: Replica; endLoad: () => Promise<Reply[]> }> {
+  e2e = await upFromYaml(YAML);
+  const { up, base } = e2e;
+  const replicas = () => up.backend.replicasOf('default', 'hello');
+  await waitFor(() => replicas().filter((r) => r.ready).length === 2, 20_000, 'two ready replicas');
+  let stop = false;
+  const load = closedLoopLoad({ base, host: 'hello.localhost', path: '/', clients: CLIENTS, maxMs: 20_000, until: () => stop });
+  await sleep(1500);
+  return {
+    victim: replicas()[0]!,
+    endLoad: () => {
+      stop = true;
+      return load;
+    },
+  };
+}
+
 describe('tide up: a replica killed under load', () => {
   it('requests keep succeeding; the killed replica restarts', async () => {
-    e2e = await upFromYaml(YAML);
-    const { up, base } = e2e;
-    const replicas = () => up.backend.replicasOf('default', 'hello');
-    await waitFor(() => replicas().filter((r) => r.ready).length === 2, 20_000, 'two ready replicas');
-
-    let stop = false;
-    const load = closedLoopLoad({ base, host: 'hello.localhost', path: '/', clients: CLIENTS, maxMs: 20_000, until: () => stop });
-    await sleep(1500);
-    const victim = replicas()[0]!;
+    const { victim, endLoad } = await twoReplicasUnderLoad();
     const pid = victim.pids.app!;
     const killedAt = Date.now();
     process.kill(pid, 'SIGKILL');
@@ -50,8 +51,7 @@ describe('tide up: a replica killed under load', () => {
     await waitFor(() => victim.restarts >= 1 && victim.ready, 10_000, 'victim restarted and ready');
     const restartMs = Date.now() - killedAt;
     await sleep(1500);
-    stop = true;
-    const replies = await load;
+    const replies = await endLoad();
 
     const failed = replies.filter((r) => r.status !== 200);
     const afterKill = replies.filter((r) => r.startMs > killedAt + 250);
@@ -64,15 +64,7 @@ describe('tide up: a replica killed under load', () => {
   }, 60_000);
 
   it('a replica terminated gracefully (SIGTERM to its queue-proxy, as when a pod is deleted) loses no request', async () => {
-    e2e = await upFromYaml(YAML);
-    const { up, base } = e2e;
-    const replicas = () => up.backend.replicasOf('default', 'hello');
-    await waitFor(() => replicas().filter((r) => r.ready).length === 2, 20_000, 'two ready replicas');
-
-    let stop = false;
-    const load = closedLoopLoad({ base, host: 'hello.localhost', path: '/', clients: CLIENTS, maxMs: 20_000, until: () => stop });
-    await sleep(1500);
-    const victim = replicas()[0]!;
+    const { victim, endLoad } = await twoReplicasUnderLoad();
     const pid = victim.pids.sidecar!;
     // §a7: readiness fails at once, requests keep being served through the quiet period, then the sidecar exits;
     // requests that then find its port closed were never sent, so the activator gives them to the other replica.
@@ -80,8 +72,7 @@ describe('tide up: a replica killed under load', () => {
     await waitFor(() => !alive(pid), 10_000, 'queue-proxy drained and gone');
     await waitFor(() => victim.restarts >= 1 && victim.ready, 10_000, 'victim restarted and ready');
     await sleep(1000);
-    stop = true;
-    const replies = await load;
+    const replies = await endLoad();
 
     const failed = replies.filter((r) => r.status !== 200);
     console.log(`replica-terminated: ${replies.length} requests, ${failed.length} failed (${failed.map((f) => f.status).join(',')})`);

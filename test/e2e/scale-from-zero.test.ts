@@ -6,25 +6,11 @@
  * to zero, when the activator's first stat pokes the autoscaler into deciding at once (§b5).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { HELLO_APP, get, upFromYaml, waitFor, type E2E } from './support.js';
+import { helloYaml, get, upFromYaml, waitFor, type E2E } from './support.js';
 
 const DELAY_MS = 50;
 const BURST = 20;
-const YAML = `
-config-autoscaler:
-  stable-window: 6s
-  scale-to-zero-grace-period: 2s
-  allow-zero-initial-scale: "true"
-services:
-  - name: hello
-    command: node
-    args: [${JSON.stringify(HELLO_APP)}]
-    env: { DELAY_MS: "${DELAY_MS}" }
-    timeoutSeconds: 30
-    annotations:
-      autoscaling.knative.dev/initial-scale: "0"
-      autoscaling.knative.dev/target: "10"
-`;
+const YAML = helloYaml({ delayMs: DELAY_MS, timeoutSeconds: 30, annotations: { 'initial-scale': 0, target: 10 } });
 
 let e2e: E2E | undefined;
 afterEach(async () => {

@@ -4,29 +4,17 @@
  * returns to zero after the grace period once the load stops (§c7).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { HELLO_APP, closedLoopLoad, sleep, upFromYaml, waitFor, type E2E } from './support.js';
+import { helloYaml, closedLoopLoad, sleep, upFromYaml, waitFor, type E2E } from './support.js';
 
 const CLIENTS = 12;
 const TARGET = 4;
 const DELAY_MS = 200;
 
-const YAML = `
-config-autoscaler:
-  stable-window: 6s
-  scale-to-zero-grace-period: 2s
-  allow-zero-initial-scale: "true"
-services:
-  - name: hello
-    command: node
-    args: [${JSON.stringify(HELLO_APP)}]
-    env: { DELAY_MS: "${DELAY_MS}" }
-    timeoutSeconds: 30
-    annotations:
-      autoscaling.knative.dev/initial-scale: "0"
-      autoscaling.knative.dev/target: "${TARGET}"
-      autoscaling.knative.dev/target-utilization-percentage: "100"
-      autoscaling.knative.dev/target-burst-capacity: "0"
-`;
+const YAML = helloYaml({
+  delayMs: DELAY_MS,
+  timeoutSeconds: 30,
+  annotations: { 'initial-scale': 0, target: TARGET, 'target-utilization-percentage': 100, 'target-burst-capacity': 0 },
+});
 
 let e2e: E2E | undefined;
 afterEach(async () => {

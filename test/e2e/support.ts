@@ -14,6 +14,29 @@ import { queueProxyCommand } from '../../proxy/node-flags.js';
 export const HELLO_APP = fileURLToPath(new URL('../../examples/hello/server.mjs', import.meta.url));
 export const TIDE_BIN = fileURLToPath(new URL('../../bin/tide.js', import.meta.url));
 
+/**
+ * tide.yaml text for the example hello app with short Knative windows (6 s stable, 2 s grace). Each test states only
+ * what it is about: the app's delay, its annotations (`autoscaling.knative.dev/` is added to each key), and whether a
+ * revision may start at zero.
+ */
+export function helloYaml(o: { delayMs: number; annotations: Record<string, string | number>; allowZeroInitialScale?: boolean; timeoutSeconds?: number }): string {
+  const lines = [
+    'config-autoscaler:',
+    '  stable-window: 6s',
+    '  scale-to-zero-grace-period: 2s',
+    ...(o.allowZeroInitialScale === false ? [] : ['  allow-zero-initial-scale: "true"']),
+    'services:',
+    '  - name: hello',
+    '    command: node',
+    `    args: [${JSON.stringify(HELLO_APP)}]`,
+    `    env: { DELAY_MS: "${o.delayMs}" }`,
+    ...(o.timeoutSeconds === undefined ? [] : [`    timeoutSeconds: ${o.timeoutSeconds}`]),
+    '    annotations:',
+    ...Object.entries(o.annotations).map(([k, v]) => `      autoscaling.knative.dev/${k}: "${v}"`),
+  ];
+  return lines.join('\n') + '\n';
+}
+
 /** A replica event with the wall time it happened. */
 export interface ReplicaEvent {
   atMs: number;

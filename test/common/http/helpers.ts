@@ -292,18 +292,22 @@ export function h1Request(
       req.end(body);
       return;
     }
-    const chunks = [...body];
-    const next = (): void => {
-      const c = chunks.shift();
-      if (c === undefined) {
-        req.end();
-        return;
-      }
-      req.write(c);
-      setTimeout(next, opts.gapMs ?? 0);
-    };
-    next();
+    writeChunks(req, body, opts.gapMs ?? 0);
   });
+}
+
+/** Writes `chunks` one per `gapMs`, then ends the stream (a streamed request body, without a content-length). */
+function writeChunks(stream: { write(chunk: string): unknown; end(): unknown }, chunks: readonly string[], gapMs: number): void {
+  let i = 0;
+  const next = (): void => {
+    if (i === chunks.length) {
+      stream.end();
+      return;
+    }
+    stream.write(chunks[i++]!);
+    setTimeout(next, gapMs);
+  };
+  next();
 }
 
 /**
@@ -335,16 +339,6 @@ export function h2Request(
     // Settled already if 'end' came first; otherwise the stream was reset.
     st.on('close', () => reject(new Error(`stream closed, code ${st.rstCode}`)));
     if (opts.body === undefined) return;
-    const chunks = [...opts.body];
-    const next = (): void => {
-      const c = chunks.shift();
-      if (c === undefined) {
-        st.end();
-        return;
-      }
-      st.write(c);
-      setTimeout(next, opts.gapMs ?? 0);
-    };
-    next();
+    writeChunks(st, opts.body, opts.gapMs ?? 0);
   });
 }
