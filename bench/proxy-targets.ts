@@ -6,7 +6,7 @@
  */
 import { createServer, Agent, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Pool, Client } from 'undici';
+import { Pool, Client, type Dispatcher } from 'undici';
 import httpProxy from 'http-proxy';
 
 const BODY = Buffer.from('tide bench response\n'); // 20 bytes
@@ -43,23 +43,23 @@ if (role === 'app') {
     pool.dispatch(
       { path: req.url ?? '/', method: req.method ?? 'GET', headers: headersFrom(req.headers), body: hasBody ? req : null },
       {
-        onConnect() {},
-        onHeaders(status: number, raw: Buffer[], r: () => void) {
-          resume = r;
+        onRequestStart() {},
+        onResponseStart(controller: Dispatcher.DispatchController, status: number) {
+          const raw = (controller as Dispatcher.DispatchController & { rawHeaders?: Buffer[] }).rawHeaders ?? [];
           for (let i = 0; i < raw.length; i += 2) {
             const k = raw[i]!.toString('latin1').toLowerCase();
             if (!HOP.has(k)) res.setHeader(k, raw[i + 1]!.toString('latin1'));
           }
           res.statusCode = status;
-          return true;
+          resume = () => controller.resume();
         },
-        onData(chunk: Buffer) {
-          return res.write(chunk);
+        onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer) {
+          if (!res.write(chunk)) controller.pause();
         },
-        onComplete() {
+        onResponseEnd() {
           res.end();
         },
-        onError() {
+        onResponseError() {
           if (!res.headersSent) res.writeHead(502).end();
           else res.destroy();
         },

@@ -304,11 +304,15 @@ export function createForwarder(options: ForwarderOptions = {}): Forwarder {
   return forwarder;
 }
 
+/** undici 8 keeps the response's raw header list on the controller beside the parsed object it passes. */
+interface RawHeadersController extends Dispatcher.DispatchController {
+  readonly rawHeaders?: Buffer[] | null;
+}
+
 /**
  * One proxied request: at most one upstream attempt in flight, timers, relay. Implements undici's DispatchHandler
- * so no per-chunk closures are needed. It uses undici's native (onConnect/onHeaders/…) handler methods: the newer
- * controller API is an adapter in undici 7 that parses every response header list into an object first (profiled: ~2 %
- * of the proxy's CPU); the raw list is turned into the client's headers in one pass instead.
+ * (the controller API: onRequestStart/onResponseStart/…) so no per-chunk closures are needed. The response's raw
+ * header list (`controller.rawHeaders`) is turned into the client's headers in one pass.
  */
 class Exchange implements Dispatcher.DispatchHandler {
   readonly #s: Shared;
@@ -332,11 +336,9 @@ class Exchange implements Dispatcher.DispatchHandler {
   #responseBytes = 0;
   #lastWriteMs: number;
   #cancelTimer: Cancel | undefined;
-  /** undici's abort for the current attempt (set once the request is being written). */
-  #abort: ((err?: Error) => void) | undefined;
-  #aborted = false;
-  /** undici's resume for the current attempt's response body; #paused while the client is slow. */
-  #resume: (() => void) | undefined;
+  /** undici's controller for the current attempt (set once the request is being written): abort, pause, resume. */
+  #controller: Dispatcher.DispatchController | undefined;
+  /** The upstream body is paused while the client is slow. */
   #paused = false;
   #drainListening = false;
   #h2stream: http2.ClientHttp2Stream | undefined;
@@ -443,6 +445,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.#done) return;
     this.#attempts++;
     this.#requestStarted = false;
+    this.#controller = undefined;
     this.#h2slot = undefined;
     this.#s.budget?.recordRequest(this.#s.clock.now());
     if (this.#upH2) this.#attemptH2();
@@ -472,9 +475,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.#abort = abort;
-    this.#aborted = false;
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
     if (this.#done) {
       this.#abortH1();
       return;
@@ -482,28 +484,31 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#requestStarted = true;
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    if (statusCode < 200) return true; // 1xx: node answers 100-continue itself
-    this.#resume = resume;
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
+    if (statusCode < 200) return; // 1xx: node answers 100-continue itself
     if (this.#done) {
       this.#abortH1();
-      return true;
+      return;
     }
-    this.#startResponseRaw(statusCode, rawHeaders);
-    return !this.#paused;
+    // undici 8 also hands over the headers parsed into an object; the raw list is what we relay, in one pass.
+    const raw = (controller as RawHeadersController).rawHeaders;
+    this.#startResponseRaw(statusCode, Array.isArray(raw) ? raw : []);
+    if (this.#paused) controller.pause();
   }
 
-  onData(chunk: Buffer): boolean {
-    if (this.#done) return !this.#paused;
-    if (!this.#write(chunk)) this.#paused = true;
-    return !this.#paused;
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#done) return;
+    if (!this.#write(chunk)) {
+      this.#paused = true;
+      controller.pause();
+    }
   }
 
-  onComplete(): void {
+  onResponseEnd(): void {
     this.#endResponse(undefined);
   }
 
-  onError(err: Error): void {
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     this.#fail(err, !this.#requestStarted);
   }
 
@@ -513,10 +518,9 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   #abortH1(): void {
-    const abort = this.#abort;
-    if (abort === undefined || this.#aborted) return;
-    this.#aborted = true;
-    abort(new AbortedByProxy('ABORTED'));
+    const controller = this.#controller;
+    if (controller === undefined || controller.aborted) return;
+    controller.abort(new AbortedByProxy('ABORTED'));
   }
 
   // ---- h2c via node:http2 -----------------------------------------------------------------------------------------
@@ -656,7 +660,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   readonly #onDrain = (): void => {
     if (this.#paused) {
       this.#paused = false;
-      this.#resume?.();
+      this.#controller?.resume();
     }
     if (this.#h2stream?.isPaused()) this.#h2stream.resume();
   };

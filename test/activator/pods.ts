@@ -110,7 +110,7 @@ export async function startPod(name: string, opts: FakePodOptions = {}): Promise
         probes++;
         probeUserAgent = req.headers['user-agent'];
         const ok = opts.healthy?.() ?? true;
-        res.writeHead(ok ? 200 : 503).end(ok ? 'queue' : 'not ready');
+        (res as http.ServerResponse).writeHead(ok ? 200 : 503).end(ok ? 'queue' : 'not ready');
         return;
       }
       inFlight++;
@@ -125,7 +125,7 @@ export async function startPod(name: string, opts: FakePodOptions = {}): Promise
           answered = true;
           inFlight--;
           served++;
-          res.writeHead(200, { 'content-type': 'text/plain', 'x-pod': name }).end(`${name}:${Buffer.concat(chunks).length}`);
+          (res as http.ServerResponse).writeHead(200, { 'content-type': 'text/plain', 'x-pod': name }).end(`${name}:${Buffer.concat(chunks).length}`);
         }, opts.delayMs ?? 0);
         res.on('close', () => clearTimeout(t));
       };
