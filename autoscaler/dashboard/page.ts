@@ -209,6 +209,7 @@ export const DASHBOARD_SCRIPT = String.raw`
 
   function renderHead(v) {
     var s = v.last;
+    v.sec.setAttribute('data-seq', String(s.seq));
     v.sec.setAttribute('data-ready', String(s.ready));
     v.sec.setAttribute('data-desired', String(s.desired));
     v.sec.setAttribute('data-requested', String(s.requested));

@@ -159,7 +159,7 @@ describe('one port, HTTP/1.1 and h2c', () => {
     expect(body).toBe('v2 /two');
   });
 
-  it('h2c: a bad :authority is refused before the handler', async () => {
+  it('h2c: a bad :authority is refused before the handler (Node 24: nghttp2 resets the stream itself)', async () => {
     let ran = false;
     const l = await listener({ handler: (_q, res) => {
         ran = true;
@@ -167,14 +167,27 @@ describe('one port, HTTP/1.1 and h2c', () => {
       } });
     const session = http2.connect(`http://127.0.0.1:${l.port}`);
     cleanups.push(() => void session.destroy());
-    const status = await new Promise<number>((resolve, reject) => {
+    // Since Node 24 the HTTP/2 layer checks :authority (RFC 9113 §8.3.1) and answers a malformed one with
+    // RST_STREAM(PROTOCOL_ERROR); before, our listener answered 400. Either way the app never sees the request.
+    const outcome = await new Promise<{ status?: number; rstCode?: number }>((resolve) => {
       const st = session.request({ ':path': '/', ':authority': 'a:80@evil' });
+      st.on('response', (h) => resolve({ status: Number(h[':status']) }));
+      st.on('error', () => undefined);
+      st.on('close', () => resolve({ rstCode: st.rstCode }));
+      st.resume();
+    });
+    expect(outcome.status === 400 || outcome.rstCode === http2.constants.NGHTTP2_PROTOCOL_ERROR).toBe(true);
+    expect(outcome).not.toHaveProperty('status', 200);
+    expect(ran).toBe(false);
+    // The session survives: a well-formed request on it still works.
+    const ok = await new Promise<number>((resolve, reject) => {
+      const st = session.request({ ':path': '/' });
       st.on('response', (h) => resolve(Number(h[':status'])));
       st.on('error', reject);
       st.resume();
     });
-    expect(status).toBe(400);
-    expect(ran).toBe(false);
+    expect(ok).toBe(200);
+    expect(ran).toBe(true);
   });
 });
 
