@@ -192,6 +192,28 @@ const tideTarget: Target = {
   },
 };
 
+/**
+ * Go's `httputil.ReverseProxy` (bench/go-proxy/main.go, our own few lines), built into `.cache/` when `go` is on PATH.
+ * Knative's queue-proxy is built on it, so this is the bar for the Go core.
+ */
+function goTarget(goBin: string): Target | undefined {
+  const out = fromRoot('.cache', 'bench-go-proxy');
+  try {
+    execFileSync(goBin, ['build', '-o', out, 'main.go'], { cwd: fromRoot('bench', 'go-proxy'), stdio: 'pipe', env: { ...process.env, GO111MODULE: 'off', GOCACHE: fromRoot('.cache', 'go-build') } });
+  } catch (err) {
+    console.log(`go reverse proxy: build failed, skipped (${(err as Error).message.split('\n')[0]})`);
+    return undefined;
+  }
+  return {
+    name: 'go httputil.ReverseProxy',
+    async start(appPort) {
+      const child = start(1, out, [`127.0.0.1:${appPort}`]);
+      const m = await waitForLine(child, /listening (\d+)/);
+      return { port: Number(m[1]), child };
+    },
+  };
+}
+
 function nginxTarget(bin: string): Target {
   return {
     name: 'nginx',
@@ -252,13 +274,26 @@ function median(values: readonly (number | undefined)[]): number | undefined {
   return v.length % 2 === 1 ? v[mid] : ((v[mid - 1] ?? 0) + (v[mid] ?? 0)) / 2;
 }
 
-/** Per-round ratio a/b (same round, so machine noise hits both alike), then the median over rounds. */
+/** Per-round ratios a/b (same round, so machine noise hits both alike). */
+function roundRatios(a: Row, b: Row, pick: (r: Round) => number | undefined): number[] {
+  return a.rounds
+    .map((r, i) => {
+      const x = pick(r);
+      const y = b.rounds[i] ? pick(b.rounds[i]) : undefined;
+      return x !== undefined && y !== undefined && y > 0 ? x / y : undefined;
+    })
+    .filter((v): v is number => v !== undefined);
+}
+
+/** The median of the per-round ratios a/b. */
 function roundRatio(a: Row, b: Row, pick: (r: Round) => number | undefined): number | undefined {
-  return median(a.rounds.map((r, i) => {
-    const x = pick(r);
-    const y = b.rounds[i] ? pick(b.rounds[i]) : undefined;
-    return x !== undefined && y !== undefined && y > 0 ? x / y : undefined;
-  }));
+  return median(roundRatios(a, b, pick));
+}
+
+/** The spread of the per-round ratios a/b, as `min–max`. */
+function ratioSpread(a: Row, b: Row, pick: (r: Round) => number | undefined): string {
+  const v = roundRatios(a, b, pick);
+  return v.length === 0 ? 'n/a' : `${fmt(Math.min(...v))}–${fmt(Math.max(...v))}`;
 }
 
 export default async function bench(log: Log): Promise<void> {
@@ -270,6 +305,10 @@ export default async function bench(log: Log): Promise<void> {
       `${ROUNDS} interleaved rounds (every target once per round, start rotating), medians reported (BENCH_ROUNDS, BENCH_SECONDS)`,
   );
   const targets: Target[] = [tideTarget, nodeTarget('bare undici proxy', 'undici'), nodeTarget('bare http-proxy', 'http-proxy')];
+  const go = onPath('go');
+  const goProxy = go ? goTarget(go) : undefined;
+  if (goProxy) targets.push(goProxy);
+  else if (!go) log('go httputil.ReverseProxy: `go` not on PATH (apt-get install golang-go), skipped');
   const nginx = onPath('nginx');
   const haproxy = onPath('haproxy');
   if (nginx) targets.push(nginxTarget(nginx));
@@ -319,8 +358,8 @@ export default async function bench(log: Log): Promise<void> {
   const cpuOf = (r: Round): number | undefined => r.cpuUsPerRequest;
   const p50 = (r: Row): number | undefined => median(r.rounds.map((x) => x.latency.p50us));
   log('');
-  log('medians of ' + String(ROUNDS) + ' rounds; ×direct/×undici are per-round ratios (median); CPU cap. = bare undici CPU µs/req ÷ this one\'s');
-  log('target              req/s   ×direct  ×undici  errors  non2xx  CPU µs/req  CPU cap.  p50 µs  +p50 µs  p99 µs  rest RSS MB  peak RSS MB');
+  log('medians of ' + String(ROUNDS) + ' rounds; ×direct/×undici are per-round ratios (median, and the min–max spread over rounds); CPU cap. = bare undici CPU µs/req ÷ this one\'s');
+  log('target                     req/s   ×direct  ×undici  ×undici spread  errors  non2xx  CPU µs/req  CPU cap.  p50 µs  +p50 µs  p99 µs  rest RSS MB  peak RSS MB');
   const directP50 = p50(direct);
   for (const r of rows) {
     const errors = r.rounds.reduce((n, x) => n + x.load.errors, 0);
@@ -330,10 +369,11 @@ export default async function bench(log: Log): Promise<void> {
     const rp50 = p50(r);
     log(
       [
-        r.name.padEnd(18),
+        r.name.padEnd(25),
         fmt(median(r.rounds.map(rps)), 0).padStart(7),
         fmt(roundRatio(r, direct, rps)).padStart(8),
         (bare ? fmt(roundRatio(r, bare, rps)) : 'n/a').padStart(8),
+        (bare ? ratioSpread(r, bare, rps) : 'n/a').padStart(15),
         String(errors).padStart(7),
         String(non2xx).padStart(7),
         fmt(cpu, 1).padStart(11),
@@ -360,6 +400,10 @@ export default async function bench(log: Log): Promise<void> {
   goal('throughput ≥ 0.9× bare undici (CPU-bound capacity ratio, steadier)', capBare, capBare === undefined ? undefined : capBare >= 0.9);
   goal('throughput ≥ 1.5× http-proxy (req/s ratio)', vsHp, vsHp === undefined ? undefined : vsHp >= 1.5);
   goal('throughput ≥ 1.5× http-proxy (CPU-bound capacity ratio, steadier)', capHp, capHp === undefined ? undefined : capHp >= 1.5);
+  const goRow = rows.find((r) => r.name === 'go httputil.ReverseProxy');
+  if (goRow) {
+    log(`against Go's httputil.ReverseProxy (the next target): ×${fmt(roundRatio(tide, goRow, rps))} by req/s (rounds ${ratioSpread(tide, goRow, rps)}), ×${fmt(roundRatio(goRow, tide, cpuOf))} by CPU per request (rounds ${ratioSpread(goRow, tide, cpuOf)})`);
+  }
   const tideP50 = p50(tide);
   const addedMs = tideP50 !== undefined && directP50 !== undefined ? (tideP50 - directP50) / 1000 : undefined;
   goal('added median latency ≤ 0.3 ms (ms)', addedMs, addedMs === undefined ? undefined : addedMs <= 0.3);
