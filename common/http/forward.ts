@@ -216,6 +216,8 @@ export function createForwarder(options: ForwarderOptions = {}): Forwarder {
         p = new Pool(`http://${upstream}`, {
           connections: options.connectionsPerUpstream ?? null,
           pipelining: 1,
+          // undici 8 negotiates h2 by default; this pool is the HTTP/1.1 path (h2c goes through our own sessions).
+          allowH2: false,
           keepAliveTimeout: keepAliveMs,
           keepAliveMaxTimeout: keepAliveMs,
           // An upstream's `Keep-Alive: timeout=N` hint is honoured minus 1 s, so we always close first (node#47130).
