@@ -1,5 +1,5 @@
 /**
- * Tide's app circuit breaker (beyond Knative), on opossum 9: opens when failures exceed a percentage of at least
+ * Tide's app circuit breaker (beyond Knative), on opossum 10: opens when failures exceed a percentage of at least
  * `minRequests` requests in a rolling window, fails fast while open, lets exactly one trial through when half-open.
  */
 import CircuitBreaker from 'opossum';

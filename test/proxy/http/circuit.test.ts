@@ -27,7 +27,7 @@ async function run(c: OpossumCircuit, n: number, failed: boolean): Promise<numbe
   return admitted;
 }
 
-describe('app circuit (opossum 9, Tide beyond Knative)', () => {
+describe('app circuit (opossum 10, Tide beyond Knative)', () => {
   it('does not open on the first failure (unlike opossum defaults): needs the minimum volume', async () => {
     circuit = new OpossumCircuit(CONFIG, new FakeClock());
     expect(await run(circuit, 9, true)).toBe(9);
