@@ -85,7 +85,7 @@ describe.concurrent('§c5/§c6 tide replay matches Knative autoscaler_test.go', 
   it.each(vectors)('$file', async ({ path, vector }) => {
     const r = await runTide(['replay', '-f', path]);
     // A step earlier than the one before it is replayed for its own time, with one warning line naming it.
-    expect(r.stderr.split('\n').filter((l) => l !== '')).toEqual(backwardSteps(vector.steps).map((i) => expect.stringContaining(`steps[${i}].atSeconds`)));
+    expect(r.stderr.split('\n').filter((l) => l !== '')).toEqual(backwardSteps(vector.steps).map((i): unknown => expect.stringContaining(`steps[${i}].atSeconds`)));
     expect(r.code).toBe(0);
     expect(differences(vector.expected, r.stdout)).toEqual([]);
   });
