@@ -1,4 +1,4 @@
-/** `tide replay`: feeds recorded window averages straight into the decider and prints each decision (architecture.md, "`tide replay` input and output"). */
+/** `tide replay`: feeds recorded window averages straight into the decider and prints each decision (docs/architecture.md, "`tide replay` input and output"). */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
