@@ -46,6 +46,11 @@ export interface ActivatorDeps {
   config?: Partial<ActivatorConfig>;
   /** Pod probe; default the §b4 HTTP probe. */
   prober?: Prober;
+  /**
+   * The 404 body for a request that names no known revision (`host` as the client sent it). Default
+   * `no such revision`: in a cluster the activator never tells a client what else it serves. `tide up` lists its hosts.
+   */
+  notFoundText?: (host: string | undefined) => string;
 }
 
 export interface Activator {
@@ -525,7 +530,7 @@ export function buildActivator(deps: ActivatorDeps): Activator {
         respondText(res, 400, `unexpected K-Network-Probe value ${JSON.stringify(r.value)}`);
         return;
       case 'unknown-revision':
-        respondText(res, 404, 'no such revision');
+        respondText(res, 404, deps.notFoundText ? deps.notFoundText(requestHost(req)) : 'no such revision');
         return;
       case 'revision':
         break;

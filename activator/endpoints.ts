@@ -1,4 +1,4 @@
-/** The activator's view of where a revision's pods are (architecture.md, Backends: "endpoints"). */
+/** The activator's view of where a revision's pods are (docs/architecture.md, Backends: "endpoints"). */
 
 /** One pod's queue-proxy address. */
 export interface Endpoint {

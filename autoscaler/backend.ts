@@ -1,4 +1,4 @@
-/** The two narrow interfaces the autoscaler drives (architecture.md, Backends). Kubernetes and local implement them. */
+/** The two narrow interfaces the autoscaler drives (docs/architecture.md, Backends). Kubernetes and local implement them. */
 
 /** One pod of a revision as the autoscaler sees it. */
 export interface PodInfo {

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseFlags, portFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 
-const HELP = `usage: tide autoscaler [--backend local|kubernetes] [--stats-port 8080] [--http-port 9090] [--host ADDR] [--config FILE]
+const HELP = `usage: tide autoscaler [--backend local|kubernetes] [--stats-port 8080] [--http-port 9095] [--host ADDR] [--config FILE]
 
 Runs Knative's KPA autoscaler: it receives the activator's demand (gRPC, --stats-port), scrapes each pod's
 queue-proxy every second, decides every 2 s and sets replicas and the serve/proxy routing mode. It serves a live
@@ -12,7 +12,7 @@ dashboard at / and Prometheus metrics at /metrics on --http-port (also /api/revi
   --backend local|kubernetes  where replicas live (default: kubernetes inside a cluster, else local).
                               kubernetes is not available in this version.
   --stats-port N              gRPC stats receiver for activators (default 8080; 0 = any free port)
-  --http-port N               dashboard and /metrics (default 9090; 0 = any free port)
+  --http-port N               dashboard and /metrics (default 9095, clear of a queue-proxy's 9090; 0 = any free port)
   --host ADDR                 bind address (default 127.0.0.1)
   --config FILE               config-autoscaler as a ConfigMap or a plain map (YAML or JSON); default Knative's
 
@@ -20,6 +20,10 @@ With --backend local on its own there is nothing to scale: local replicas are pr
 and \`tide up\` runs this autoscaler in-process. Use \`tide up\` to see scaling; run this to look at the dashboard
 or to receive stats from a separately started activator.
 `;
+
+/** Default ports. The HTTP port is 9095, not 9090, so it never collides with a queue-proxy's stats port on one host. */
+export const DEFAULT_STATS_PORT = 8080;
+export const DEFAULT_HTTP_PORT = 9095;
 
 export interface AutoscalerFlags {
   backend: 'local' | 'kubernetes';
@@ -49,8 +53,8 @@ export function parseAutoscalerFlags(argv: string[], env: CliIo['env']): Autosca
   if (values.config === '') throw new UsageError('--config: expected a file name');
   return {
     backend,
-    statsPort: portFlag('stats-port', values['stats-port'], 8080),
-    httpPort: portFlag('http-port', values['http-port'], 9090),
+    statsPort: portFlag('stats-port', values['stats-port'], DEFAULT_STATS_PORT),
+    httpPort: portFlag('http-port', values['http-port'], DEFAULT_HTTP_PORT),
     host: values.host ?? '127.0.0.1',
     config: values.config,
   };

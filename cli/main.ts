@@ -1,4 +1,4 @@
-/** `tide`: one executable whose subcommands are the components and tools (architecture.md, "One CLI"). */
+/** `tide`: one executable whose subcommands are the components and tools (docs/architecture.md, "One CLI"). */
 import { ConfigError } from '../common/errors.js';
 import { UsageError, type CliIo, type CommandRun } from './io.js';
 

@@ -1,7 +1,8 @@
-/** `tide replay`: feeds recorded window averages straight into the decider and prints each decision (architecture.md, "`tide replay` input and output"). */
+/** `tide replay`: feeds recorded window averages straight into the decider and prints each decision (docs/architecture.md, "`tide replay` input and output"). */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { AUTOSCALER_DEFAULTS } from '../autoscaler/config/autoscaler-config.js';
 import { Decider, initialDeciderStatus } from '../autoscaler/scaling/decider.js';
 import type { DeciderSpec } from '../autoscaler/scaling/decider-spec.js';
 import { readAll, UsageError, type CliIo } from './io.js';
@@ -27,6 +28,9 @@ Output, per step:
 The decider is created at the first step's time (so >1 ready pods at start means panic until a stable
 window has passed). A null observation means "no data": the step is invalid, changes nothing, and
 prints the last valid decision (before any, desired -1 and the initial EBC of a 1-pod revision, §c1).
+stableWindowSeconds may be 0 (a panic then ends at the first later step under the threshold); absent, it
+is 60. A step earlier than the one before it is computed for its own time, as Knative's decider does for
+any \`now\`, with a warning on stderr.
 `;
 
 /** One replay step after validation. */
@@ -42,6 +46,8 @@ interface ReplayInput {
   spec: DeciderSpec;
   readyPodsAtStart: number;
   steps: Step[];
+  /** One line per step whose time is earlier than the step before it (replayed anyway, as Knative would). */
+  warnings: string[];
 }
 
 /** One output line. */
@@ -52,6 +58,9 @@ export interface ReplayDecision {
   excessBurstCapacity: number;
   inPanic: boolean;
 }
+
+/** An absent `stableWindowSeconds` means the `config-autoscaler` default (60 s). */
+const DEFAULT_STABLE_WINDOW_MS = AUTOSCALER_DEFAULTS.stableWindowMs;
 
 /** Collects validation problems, each naming the field path. */
 class Problems {
@@ -121,7 +130,8 @@ function parseSpec(p: Problems, v: unknown, path: string): DeciderSpec {
     panicThreshold: num(p, v, 'panicThreshold', path, { min: 0, exclusive: true }),
     maxScaleUpRate: num(p, v, 'maxScaleUpRate', path, { min: 0, exclusive: true }),
     maxScaleDownRate: num(p, v, 'maxScaleDownRate', path, { min: 0, exclusive: true }),
-    stableWindowMs: num(p, v, 'stableWindowSeconds', path, { min: 0, exclusive: true }) * 1000,
+    // Knative's decider takes any StableWindow, 0 included (its own scale-down-delay tests run with 0).
+    stableWindowMs: v.stableWindowSeconds === undefined ? DEFAULT_STABLE_WINDOW_MS : num(p, v, 'stableWindowSeconds', path, { min: 0 }) * 1000,
     scaleDownDelayMs: num(p, v, 'scaleDownDelaySeconds', path, { min: 0 }) * 1000,
     activationScale: num(p, v, 'activationScale', path, { min: 0, integer: true }),
     reachable: reachable === true,
@@ -136,6 +146,7 @@ export function parseReplayInput(doc: unknown): ReplayInput {
   const spec = parseSpec(p, doc.spec, 'spec');
   const readyPodsAtStart = num(p, doc, 'readyPodsAtStart', '', { min: 0, integer: true });
   const steps: Step[] = [];
+  const warnings: string[] = [];
   if (!Array.isArray(doc.steps)) {
     p.add('steps', `expected an array, got ${describe(doc.steps)}`);
   } else {
@@ -147,7 +158,8 @@ export function parseReplayInput(doc: unknown): ReplayInput {
         return;
       }
       const atSeconds = num(p, raw, 'atSeconds', path, { min: 0 });
-      if (atSeconds < previousAt) p.add(`${path}.atSeconds`, `expected steps in time order, got ${atSeconds} after ${previousAt}`);
+      // Knative's Scale(now) takes any now: an earlier step is computed for its own time, not refused.
+      if (atSeconds < previousAt) warnings.push(`${path}.atSeconds: ${atSeconds} is earlier than the step before it (${previousAt}); computed for that time, as Knative's decider would`);
       if (!Number.isNaN(atSeconds)) previousAt = atSeconds;
       steps.push({
         atSeconds,
@@ -159,11 +171,11 @@ export function parseReplayInput(doc: unknown): ReplayInput {
     });
   }
   if (p.list.length > 0) throw new UsageError(`invalid input:\n  ${p.list.join('\n  ')}`);
-  return { spec, readyPodsAtStart, steps };
+  return { spec, readyPodsAtStart, steps, warnings };
 }
 
 /** Runs the steps through one decider and returns one decision per step. Pure. */
-export function replay(input: ReplayInput): ReplayDecision[] {
+export function replay(input: Pick<ReplayInput, 'spec' | 'readyPodsAtStart' | 'steps'>): ReplayDecision[] {
   const startMs = (input.steps[0]?.atSeconds ?? 0) * 1000;
   const decider = new Decider(input.spec, input.readyPodsAtStart, startMs);
   const initial = initialDeciderStatus(input.spec, 1);
@@ -213,7 +225,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   } catch (err) {
     throw new UsageError(`${file === undefined || file === '-' ? 'stdin' : file}: not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const decisions = replay(parseReplayInput(doc));
+  const input = parseReplayInput(doc);
+  for (const w of input.warnings) io.stderr.write(`tide replay: warning: ${w}\n`);
+  const decisions = replay(input);
   io.stdout.write(decisions.map((d) => `${JSON.stringify(d)}\n`).join(''));
   return 0;
 }

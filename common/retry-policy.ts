@@ -2,7 +2,7 @@
  * When a failed upstream attempt may be tried again, how long to wait, and how many retries the budget allows.
  * Pure logic: time (`nowMs`) and randomness (`random()`) are arguments. Execution lives in common/http/forward.ts.
  *
- * Rules (reliability.md §2): retries are off unless configured (Knative never retries at HTTP level); a retry is only
+ * Rules (docs/knative-parity.md §e1): retries are off unless configured (Knative never retries at HTTP level); a retry is only
  * allowed when the upstream never received the request (connection refused or failed before a byte was written) AND
  * the request can be replayed (an idempotent method, or a body we still hold), so a POST is never duplicated. Backoff is
  * Envoy's full jitter (base 25 ms, cap 250 ms). The budget is Linkerd's (Finagle's): over a sliding window, retries may

@@ -19,6 +19,7 @@ import { buildAutoscaler, type Autoscaler } from '../autoscaler/app.js';
 import { createGrpcScraper } from '../autoscaler/http/scraper.js';
 import { startAutoscalerServers } from '../autoscaler/http/servers.js';
 import { LocalBackend, hostsFor } from './backend.js';
+import { frontDoorBase, unknownHostText } from './not-found.js';
 import { probeQueueProxy } from './http/probe.js';
 import { prepareLaunch } from './launch.js';
 import type { Replica } from './process/replica.js';
@@ -127,6 +128,8 @@ export async function startUp(o: UpOptions): Promise<RunningUp> {
   try {
     // routing → activator is wired once the activator exists (it needs the stats endpoint's port, which needs the autoscaler).
     const routeTo: { activator?: Activator } = {};
+    // The 404 text's curl line needs the front door's port, known once it listens (before any request).
+    let frontDoorPortForText = o.port;
     const autoscaler = buildAutoscaler({
       scaleTarget: backend,
       routing: {
@@ -159,6 +162,8 @@ export async function startUp(o: UpOptions): Promise<RunningUp> {
       clock,
       random: Math.random,
       logger: logger.child({ component: 'activator' }),
+      // Locally a 404 lists the hosts served and the curl line; a cluster's activator never does (its default).
+      notFoundText: (host) => unknownHostText(host, backend.revisions(), frontDoorBase(o.host, frontDoorPortForText)),
     });
     routeTo.activator = activator;
 
@@ -177,6 +182,7 @@ export async function startUp(o: UpOptions): Promise<RunningUp> {
     autoscaler.start();
     cleanups.push(() => autoscaler.stop());
     const frontDoorPort = await frontDoor.listen(o.port, o.host);
+    frontDoorPortForText = frontDoorPort;
     cleanups.push(async () => {
       activator.beginDrain();
       await frontDoor.close({ timeoutMs: 10_000 });

@@ -64,7 +64,7 @@ function lookup(annotations: Annotations, keys: readonly string[]): { key: strin
 
 /**
  * Validates and resolves one workload's annotations against a config. Invalid values are reported and replaced by
- * the default, so a component keeps running (architecture.md "Scaling knobs").
+ * the default, so a component keeps running (docs/architecture.md, "Scaling knobs").
  *
  * Each problem's `key` is the annotation as the user wrote it (an alias stays an alias) and its `message` is
  * Knative's webhook message without the trailing field path (Knative prints `<message>: <key>`).

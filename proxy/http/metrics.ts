@@ -1,6 +1,6 @@
 /**
  * The queue-proxy's Prometheus metrics (port 9091) on a private prom-client Registry: Knative's user-facing names and
- * labels (knative-reference §a5, ecosystem.md §8) plus Tide's own circuit, retry and overflow counters.
+ * labels (knative-reference §a5) plus Tide's own circuit, retry and overflow counters.
  */
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { CircuitState } from './circuit.js';

@@ -12,7 +12,7 @@ import { refuseOpenCircuit } from './with-circuit.js';
 
 /**
  * Headers that steer Knative's data plane and mean nothing to the app. Knative prunes only the revision headers (§a3 step 10);
- * Tide removes all of them so a client cannot make the app see data-plane headers (reliability.md §4 item 5).
+ * Tide removes all of them so a client cannot make the app see data-plane headers (docs/knative-parity.md §e2).
  */
 export const HEADERS_NOT_FOR_APP: readonly string[] = [
   ...INTERNAL_HEADERS,

@@ -146,6 +146,24 @@ describe('§b2 routing and probes', () => {
     expect(victim.connections).toBe(0);
   });
 
+  it('by default a 404 names nothing the activator serves (in a cluster it must not list hosts)', async () => {
+    const h = await harness({ revisions: [revision('hello')] });
+    const r = await send(h.port, { host: 'nope.localhost' });
+    expect(r.status).toBe(404);
+    expect(r.body).toBe('no such revision');
+  });
+
+  it('a notFoundText option (set by tide up) writes the 404 body from the Host asked for', async () => {
+    const asked: (string | undefined)[] = [];
+    const h = await harness({ revisions: [revision('hello')], notFoundText: (host) => (asked.push(host), `not here: ${host ?? '-'}`) });
+    const r = await send(h.port, { host: 'nope.localhost:8080' });
+    expect({ status: r.status, body: r.body }).toEqual({ status: 404, body: 'not here: nope.localhost:8080' });
+    expect(asked).toEqual(['nope.localhost:8080']);
+    // Probes and known revisions never reach it.
+    expect((await send(h.port, { headers: { 'k-network-probe': 'activator' } })).body).toBe('activator');
+    expect(asked).toHaveLength(1);
+  });
+
   it.each([
     { name: 'kubelet probe → 200', headers: { 'user-agent': 'kube-probe/1.30' }, status: 200, body: 'ok' },
     { name: 'K-Network-Probe: activator → 200 activator', headers: { 'k-network-probe': 'activator' }, status: 200, body: 'activator' },

@@ -45,12 +45,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startActivatorHarness(opts: { revisions: RevisionInfo[]; clock?: Clock; config?: Partial<ActivatorConfig> }): Promise<Harness> {
+export async function startActivatorHarness(opts: { revisions: RevisionInfo[]; clock?: Clock; config?: Partial<ActivatorConfig>; notFoundText?: (host: string | undefined) => string }): Promise<Harness> {
   const clock = opts.clock ?? systemClock;
   const revisions = new StaticRevisionSource(opts.revisions);
   const endpoints = new StaticEndpointsSource();
   const sink = new RecordingSink();
-  const app = buildActivator({ revisions, endpoints, stats: sink, clock, random: seededRandom(11), logger: silentLogger(), config: { drainDelayMs: 0, ...opts.config } });
+  const app = buildActivator({ revisions, endpoints, stats: sink, clock, random: seededRandom(11), logger: silentLogger(), config: { drainDelayMs: 0, ...opts.config }, ...(opts.notFoundText ? { notFoundText: opts.notFoundText } : {}) });
   app.start();
   const listener = createListener({ handler: app.handler, onUpgrade: app.upgradeHandler, clock });
   const port = await listener.listen(0, '127.0.0.1');

@@ -19,7 +19,7 @@ function track(s: StartedGrpcServer): StartedGrpcServer {
   return s;
 }
 
-describe('stats protocol over gRPC (architecture.md, Stats)', () => {
+describe('stats protocol over gRPC (docs/architecture.md, Stats)', () => {
   it('QueueStats.Scrape returns the latest stat with every field', async () => {
     const stat = {
       podName: 'hello-00001-abc',

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
 import { AUTOSCALER_CONFIG_KEYS, AUTOSCALER_DEFAULTS, parseAutoscalerConfig } from '../../autoscaler/config/autoscaler-config.js';
 
-// The shipped ConfigMap is documentation users copy; it must say exactly what the code does (style.md "Config").
+// The shipped ConfigMap is documentation users copy; it must say exactly what the code does.
 const path = fileURLToPath(new URL('../../manifests/config-autoscaler.yaml', import.meta.url));
 const text = readFileSync(path, 'utf8');
 const manifest = parseDocument(text).toJS() as { kind: string; metadata: { name: string }; data: Record<string, unknown> };

@@ -65,7 +65,7 @@ describe('breaker (§a4)', () => {
     expect(probe).toMatchObject({ status: 200, body: 'queue' });
     // Queued, it would have waited for ten 150 ms requests; it came back before even the second finished.
     expect(completed).toBeLessThanOrEqual(1);
-    // Spoofed probe markers are answered as probes, never sent to the app around the breaker (reliability.md §4 item 5).
+    // Spoofed probe markers are answered as probes, never sent to the app around the breaker (§e2).
     for (const headers of [
       { 'user-agent': 'kube-probe/1.0' },
       { 'k-kubelet-probe': 'x' },
@@ -165,7 +165,7 @@ describe('stats (§a5)', () => {
   });
 });
 
-describe('metrics (ecosystem.md §8)', () => {
+describe('metrics (§a5)', () => {
   it('Knative names and labels; request vs app counts; probes excluded', async () => {
     const { app, qp, agent, port } = await setup({ CONTAINER_CONCURRENCY: '1' });
     const before = await metricsText(qp, agent);
@@ -329,7 +329,7 @@ describe('app circuit (Tide, beyond Knative)', () => {
   });
 });
 
-describe('header hygiene (reliability.md §4 item 5)', () => {
+describe('header hygiene (§e2)', () => {
   it('internal headers never reach the app; Host is restored from K-Original-Host', async () => {
     const { app, agent, port } = await setup({});
     await call(agent, port, {

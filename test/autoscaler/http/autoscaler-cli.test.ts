@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseAutoscalerFlags } from '../../../cli/autoscaler.js';
+import { DEFAULTS as QUEUE_PROXY_DEFAULTS } from '../../../proxy/config.js';
 import { runTide, TIDE_BIN } from '../../support/cli.js';
 
 const children: ChildProcess[] = [];
@@ -8,6 +10,14 @@ afterEach(() => {
 });
 
 describe('tide autoscaler', () => {
+  it('default ports: stats 8080, HTTP 9095, neither one a queue-proxy port, so every component fits on one host', () => {
+    const flags = parseAutoscalerFlags([], {});
+    expect({ stats: flags.statsPort, http: flags.httpPort }).toEqual({ stats: 8080, http: 9095 });
+    const queueProxy = [QUEUE_PROXY_DEFAULTS.servingPort, QUEUE_PROXY_DEFAULTS.adminPort, QUEUE_PROXY_DEFAULTS.statsPort, QUEUE_PROXY_DEFAULTS.metricsPort];
+    expect(queueProxy).not.toContain(flags.httpPort);
+    expect(queueProxy).not.toContain(flags.statsPort);
+  });
+
   it('--backend kubernetes exits 2 and says it is not available in this version', async () => {
     const r = await runTide(['autoscaler', '--backend', 'kubernetes']);
     expect(r.code).toBe(2);

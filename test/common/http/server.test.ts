@@ -20,7 +20,7 @@ async function listener(opts: Parameters<typeof createListener>[0]): Promise<Lis
 const R = 'GET / HTTP/1.1\r\nHost: a\r\n';
 const manyHeaders = Array.from({ length: 150 }, (_, i) => `X-H${i}: v\r\n`).join('');
 
-// reliability.md §3 "Measured raw-socket corpus" and §4 item 4 (smuggling-corpus), plus llhttp error cases.
+// The raw-socket and smuggling corpus of docs/knative-parity.md §e3, plus llhttp error cases.
 // bodyLevel: the error is in the body, which is streamed (never buffered), so the upstream may see the request head;
 // it must then see the request aborted, never completed, and never a smuggled second request.
 const corpus: { name: string; raw: string; want: number[]; bodyLevel?: boolean }[] = [
@@ -53,7 +53,7 @@ const corpus: { name: string; raw: string; want: number[]; bodyLevel?: boolean }
   { name: 'declared body over the limit', raw: 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n', want: [413] },
 ];
 
-describe('smuggling corpus (reliability §4 item 4): refused before the handler, upstream sees nothing', () => {
+describe('smuggling corpus (§e3): refused before the handler, upstream sees nothing', () => {
   it.each(corpus)('$name → $want', async ({ raw, want, bodyLevel }) => {
     const up = await upstream();
     const rig = await proxy(() => up.address, {}, {}, { maxBodyBytes: 1000 });
