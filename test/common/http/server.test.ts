@@ -47,7 +47,7 @@ const corpus: { name: string; raw: string; want: number[]; bodyLevel?: boolean }
   { name: 'absolute-form host differs from Host', raw: 'GET http://evil/x HTTP/1.1\r\nHost: a\r\n\r\n', want: [400] },
   { name: 'Host with userinfo a:80@evil', raw: 'GET / HTTP/1.1\r\nHost: a:80@evil\r\n\r\n', want: [400] },
   { name: 'Host with a slash', raw: 'GET / HTTP/1.1\r\nHost: a/b\r\n\r\n', want: [400] },
-  { name: 'CONNECT authority-form', raw: 'CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n', want: [400] },
+  { name: 'CONNECT authority-form', raw: 'CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n', want: [501] },
   { name: 'oversized header (20 KB)', raw: `${R}X-Big: ${'a'.repeat(20_000)}\r\n\r\n`, want: [431] },
   { name: 'too many headers (150 > 100)', raw: `${R}${manyHeaders}\r\n`, want: [431] },
   { name: 'declared body over the limit', raw: 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n\r\n', want: [413] },
