@@ -110,16 +110,16 @@ const ABSOLUTE_RE = /^https?:\/\//i;
 const CHUNKED_LAST_RE = /(?:^|,)[ \t]*chunked[ \t]*$/i;
 const CHUNKED_ONLY_RE = /^[ \t]*chunked[ \t]*$/i;
 
-/** `K-Original-Host` (the queue-proxy makes it the app's Host) must be a host like Host itself, and only one. */
-function validOriginalHost(v: string | string[] | undefined): boolean {
-  return v === undefined || (typeof v === 'string' && HOST_RE.test(v));
-}
-
-/** RFC 9113 §6.5.2 size of an h2 header list: name and value octets plus 32 per field. */
+/** RFC 9113 §6.5.2 size of an h2 header list, as nghttp2 counts it: name and value octets plus 32 per field. */
 function headerListSize(raw: readonly string[]): number {
   let n = 0;
   for (let i = 0; i < raw.length; i++) n += (raw[i] as string).length;
   return n + 16 * raw.length;
+}
+
+/** `K-Original-Host` (the queue-proxy makes it the app's Host) must be a host like Host itself, and only one. */
+function validOriginalHost(v: string | string[] | undefined): boolean {
+  return v === undefined || (typeof v === 'string' && HOST_RE.test(v));
 }
 
 /** The status a request must be refused with before the handler, or 0 if it is acceptable. May normalise req.url. */
@@ -176,7 +176,8 @@ function validateHttp2(req: http2.Http2ServerRequest, limits: Limits): number {
   const h = req.headers;
   const method = h[':method'];
   if (method === 'CONNECT') return 501;
-  // SETTINGS_MAX_HEADER_LIST_SIZE is advisory to the peer and nghttp2 does not enforce it: we do, with HTTP/1.1's limit.
+  // Node resets a stream whose header list passes SETTINGS_MAX_HEADER_LIST_SIZE, but only once the client has
+  // acknowledged our SETTINGS; a client that never does (measured: raw frames) gets node's 64 KiB default. Same limit here.
   if (headerListSize(req.rawHeaders) > limits.maxHeaderBytes) return 431;
   if (!validOriginalHost(h[H.originalHost])) return 400;
   const path = h[':path'];
@@ -352,6 +353,8 @@ export function createListener(options: ListenerOptions): Listener {
     streamResetRate: limits.http2ResetRate,
     settings: {
       maxConcurrentStreams: limits.http2MaxConcurrentStreams,
+      // Node enforces this on what it receives: a header list over it (name + value octets) resets the stream with
+      // ENHANCE_YOUR_CALM before any handler sees it. The same number as HTTP/1.1's 431 limit (measured, Node 24).
       maxHeaderListSize: limits.maxHeaderBytes,
     },
   });
@@ -478,6 +481,11 @@ export function createListener(options: ListenerOptions): Listener {
     socket.on('error', noop);
     socket.end(CONNECT_501);
     socket.destroySoon();
+  });
+
+  // h2 CONNECT: node's compatibility layer would answer 405; 501 as for HTTP/1.1, the method is not supported at all.
+  h2.on('connect', (_req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+    respondText(res, 501, STATUS_TEXT[501] ?? '');
   });
 
   // Node arms the header/request timeout checks on 'listening'; these servers never listen themselves.
