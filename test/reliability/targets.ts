@@ -49,6 +49,14 @@ async function recordingApp(behaviour?: AppBehaviour): Promise<App> {
     if (behaviour) void behaviour(req, res, '');
     else res.end('ok');
   });
+  // An Upgrade it does not support is answered 404 and the connection parsed on as HTTP/1.1, as Go's net/http does
+  // (node itself would stop parsing): bytes smuggled after it would be served as a request.
+  h1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    headers.push(req.headers);
+    socket.write('HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nno');
+    if (head.length > 0) socket.unshift(head);
+    h1.emit('connection', socket);
+  });
   const h2 = http2.createServer();
   h2.on('stream', (stream, h) => {
     headers.push(h);
@@ -65,8 +73,12 @@ async function recordingApp(behaviour?: AppBehaviour): Promise<App> {
     socket.once('data', (first: Buffer) => {
       socket.pause();
       socket.unshift(first);
-      (first[0] === 0x50 /* P of the preface */ ? h2 : h1).emit('connection', socket);
-      socket.resume();
+      if (first[0] === 0x50 /* P of the preface */) {
+        h2.emit('connection', socket);
+      } else {
+        h1.emit('connection', socket);
+        socket.resume();
+      }
     });
   });
   await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
