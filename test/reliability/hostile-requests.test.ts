@@ -32,9 +32,8 @@ describe.each(hostileTargets)('hostile requests against the $name', (t) => {
 
   it('bytes pipelined after an Upgrade the app answers without 101 never reach the app', async () => {
     const before = target.appRequests();
-    const smuggled =
-      `POST /smuggled HTTP/1.1\r\nHost: ${host()}\r\nK-Original-Host: evil\r\nK-Proxy-Request: activator\r\n` +
-      'Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n';
+    // (A node app refuses Content-Length with Transfer-Encoding itself; websocket.test.ts smuggles that to a naive parser.)
+    const smuggled = `GET /smuggled HTTP/1.1\r\nHost: ${host()}\r\nK-Original-Host: evil\r\nK-Proxy-Request: activator\r\n\r\n`;
     const { text } = await rawExchange(target.port, `GET /up HTTP/1.1\r\nHost: ${host()}\r\nConnection: upgrade\r\nUpgrade: foo\r\n\r\n${smuggled}`, 1000);
     const seen = target.appHeaders.slice(before);
     console.log(`upgrade smuggling (${t.name}): ${JSON.stringify({ status: firstStatus(text), appRequests: seen.length })}`);

@@ -56,6 +56,7 @@ async function recordingApp(behaviour?: AppBehaviour): Promise<App> {
     socket.write('HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nno');
     if (head.length > 0) socket.unshift(head);
     h1.emit('connection', socket);
+    socket.resume();
   });
   const h2 = http2.createServer();
   h2.on('stream', (stream, h) => {
