@@ -70,8 +70,8 @@ export const LISTENER_DEFAULTS: Readonly<Limits> = Object.freeze({
   maxBodyBytes: 0,
   http2MaxConcurrentStreams: 100,
   http2IdleTimeoutMs: 300_000,
-  http2ResetBurst: 200,
-  http2ResetRate: 50,
+  http2ResetBurst: 100,
+  http2ResetRate: 10,
   maxConnections: 10_000,
   upgradeGraceMs: 60_000,
 });

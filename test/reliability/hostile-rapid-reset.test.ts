@@ -16,13 +16,11 @@ const ATTACK_MS = 3_000;
 
 async function attack(target: Target): Promise<void> {
   const rss = rssSampler();
-  let attacking = true;
   let stopProbes = false;
   const traffic = probeTraffic(target.port, { concurrency: 4, timeoutMs: 1_000, stop: () => stopProbes, headers: target.headers });
   const appBefore = target.appRequests();
   const t0 = Date.now();
   const sent = await rapidReset(target.port, { connections: 4, durationMs: ATTACK_MS, host: target.host, split: true });
-  attacking = false;
   const attackEndMs = Date.now() - t0;
   await new Promise((r) => setTimeout(r, 1_500));
   stopProbes = true;
@@ -49,7 +47,6 @@ async function attack(target: Target): Promise<void> {
     peakRssMb: rss.stop(),
   };
   console.log(`rapid reset: ${JSON.stringify(figures)}`);
-  expect(attacking).toBe(false);
   expect(sent.streams).toBeGreaterThan(10_000);
   expect(during.length).toBeGreaterThan(20);
   expect(figures.successDuringAttack).toBeGreaterThanOrEqual(0.95);

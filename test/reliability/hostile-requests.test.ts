@@ -27,7 +27,7 @@ describe.each(hostileTargets)('hostile requests against the $name', (t) => {
   });
   afterAll(() => target.close());
 
-  const lastSeen = (): Record<string, unknown> => (target.appHeaders.at(-1) ?? {}) as Record<string, unknown>;
+  const lastSeen = (): Record<string, unknown> => (target.appHeaders.at(-1) ?? {});
   const host = (): string => target.host;
 
   it('bytes pipelined after an Upgrade the app answers without 101 never reach the app', async () => {
