@@ -75,6 +75,7 @@ export async function startActivator(opts: ActivatorMainOptions, logger: Logger)
     handler: app.handler,
     onUpgrade: app.upgradeHandler,
     onError: (err, where) => logger.warn({ err: String(err), where }, 'listener error'),
+    onNotice: (message, details) => logger.warn(details, message),
   });
   const port = await listener.listen(opts.port, opts.host);
   const metrics = opts.metricsPort > 0 ? await serveMetrics(app, { host: opts.host, port: opts.metricsPort }) : undefined;

@@ -172,6 +172,7 @@ export async function startUp(o: UpOptions): Promise<RunningUp> {
       onUpgrade: activator.upgradeHandler,
       clock,
       onError: (err, where) => logger.debug({ err, where }, 'front door connection error'),
+      onNotice: (message, details) => logger.warn(details, message),
     });
     // Stop order (cleanups run last-in first-out): front door (in-flight and held requests finish while the
     // autoscaler still runs), autoscaler, replicas (graceful), activator, scrape clients, stats client, the

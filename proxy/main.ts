@@ -1,6 +1,6 @@
 /** Entry: reads the environment, builds the queue-proxy, listens on its four ports and drains on SIGTERM (§a7). */
 import { systemClock, type Cancel, type Clock } from '../common/clock.js';
-import { createListener, type Listener } from '../common/http/server.js';
+import { createListener, type Listener, type ListenerOptions } from '../common/http/server.js';
 import { serveQueueStats, type StartedGrpcServer } from '../common/http/stats-grpc.js';
 import { createLogger, silentLogger, type Logger } from '../common/logger.js';
 import type { Env } from '../common/env.js';
@@ -22,14 +22,19 @@ export interface RunningQueueProxy {
   close(): Promise<void>;
 }
 
-export type StartOptions = Omit<QueueProxyDeps, 'config'>;
+export type StartOptions = Omit<QueueProxyDeps, 'config'> & {
+  /** Serving-port listener options over the ones config gives (tests shorten connection timeouts). */
+  listener?: Partial<Omit<ListenerOptions, 'handler' | 'onUpgrade'>>;
+};
 
 /** Builds and listens. Ports of 0 in `config` pick free ports (see `ports`). */
 export async function startQueueProxy(config: Readonly<QueueProxyConfig>, opts: StartOptions = {}): Promise<RunningQueueProxy> {
   const clock: Clock = opts.clock ?? systemClock;
   const logger: Logger = opts.logger ?? silentLogger();
-  const qp = buildQueueProxy({ ...opts, config, clock, logger });
+  const { listener: listenerOptions, ...deps } = opts;
+  const qp = buildQueueProxy({ ...deps, config, clock, logger });
   const onError = (err: unknown, where: string): void => logger.warn({ err, where }, 'listener error');
+  const onNotice = (message: string, details: Record<string, unknown>): void => logger.warn(details, message);
   const main: Listener = createListener({
     handler: qp.handler,
     onUpgrade: qp.onUpgrade,
@@ -39,6 +44,8 @@ export async function startQueueProxy(config: Readonly<QueueProxyConfig>, opts: 
     maxBodyBytes: config.maxBodyBytes,
     upgradeGraceMs: config.websocketGraceMs,
     onError,
+    onNotice,
+    ...listenerOptions,
   });
   const admin = createListener({ handler: qp.adminHandler, clock, onError });
   const metrics = createListener({ handler: qp.metricsHandler, clock, onError });

@@ -72,7 +72,7 @@ export interface ForwardCall {
   upstreamH2?: boolean;
 }
 
-export type ForwardResult = 'ok' | 'upstream-error' | 'never-sent' | 'timeout' | 'client-gone' | 'body-too-large';
+export type ForwardResult = 'ok' | 'upstream-error' | 'never-sent' | 'timeout' | 'client-gone' | 'body-too-large' | 'unforwardable';
 
 export interface ForwardOutcome {
   result: ForwardResult;
@@ -138,6 +138,22 @@ function requestPath(url: string | undefined): string {
 }
 
 const TIMEOUT_CODE = 'HTTP_UPSTREAM_TIMEOUT';
+
+/**
+ * Errors thrown while the upstream request is being formed (undici's or node:http2's argument checks): the client's
+ * request cannot be expressed to the upstream. The client gets 400 and the outcome is 'unforwardable', never an upstream
+ * failure, so it cannot count against the app (circuit breaker, metrics).
+ */
+const UNFORWARDABLE: ReadonlySet<string> = new Set([
+  'UND_ERR_INVALID_ARG',
+  'UND_ERR_NOT_SUPPORTED',
+  'ERR_INVALID_HTTP_TOKEN',
+  'ERR_INVALID_CHAR',
+  'ERR_HTTP2_INVALID_HEADER_VALUE',
+  'ERR_HTTP2_INVALID_CONNECTION_HEADERS',
+  'ERR_HTTP2_HEADER_SINGLE_VALUE',
+  'ERR_HTTP2_INVALID_PSEUDOHEADER',
+]);
 const BODY_TOO_LARGE = 'HTTP_BODY_TOO_LARGE';
 
 class AbortedByProxy extends Error {
@@ -684,6 +700,12 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.#abortUpstream();
       // The listener already answered 413 if it could.
       this.#finish('body-too-large', code, false, this.#res.headersSent ? 413 : 0);
+      return;
+    }
+    if (neverSent && !this.#responseStarted && UNFORWARDABLE.has(code)) {
+      this.#call.onResponseStart?.(400, this.#req);
+      const wrote = respondText(this.#res, 400, `request cannot be forwarded: ${code}`);
+      this.#finish('unforwardable', code, true, wrote ? 400 : 0);
       return;
     }
     // Callers pass neverSent only when sure: not connected yet, a connect error, REFUSED_STREAM or a stream the peer's

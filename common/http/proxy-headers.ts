@@ -77,7 +77,8 @@ export function upstreamRequestHeaders(req: ProxyRequest): OutgoingHeaders {
       continue;
     }
     if (name.charCodeAt(0) === 58 /* : */ || REQUEST_ONLY_DROP.has(name)) continue;
-    if (named?.has(name) === true) continue;
+    // A client naming Host in Connection must not make the upstream hear another host (Go keeps Host apart too).
+    if (named?.has(name) === true && name !== 'host') continue;
     out[name] = v;
   }
   if (isH2) {

@@ -7,6 +7,8 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { systemClock, type Clock } from '../clock.js';
 import { DataPlaneError } from '../errors.js';
+import { ConnectionGuard, type SessionState } from './connection-guard.js';
+import { H } from './headers.js';
 import { BODY_BYTES, respondText, type Handler, type ProxyRequest, type ProxyResponse, type UpgradeHandler } from './types.js';
 
 export interface ListenerOptions {
@@ -31,15 +33,31 @@ export interface ListenerOptions {
   maxBodyBytes?: number;
   /** h2 streams per session (Envoy edge: 100). */
   http2MaxConcurrentStreams?: number;
+  /** h2c sessions with no open stream for this long are closed with GOAWAY (NO_ERROR). 0 = never. */
+  http2IdleTimeoutMs?: number;
+  /**
+   * Client RST_STREAM frames a session may send: a token bucket of `http2ResetBurst` refilled at `http2ResetRate` per
+   * second (node's nghttp2 `streamResetBurst`/`streamResetRate`); past it the session gets GOAWAY and is closed
+   * (HTTP/2 rapid reset, CVE-2023-44487).
+   */
+  http2ResetBurst?: number;
+  http2ResetRate?: number;
+  /** Open client connections at most (node's `server.maxConnections`); beyond, new ones are closed at once. 0 = no cap. */
+  maxConnections?: number;
   /** How long close() leaves upgraded (WebSocket) connections open (Knative: 60 s). */
   upgradeGraceMs?: number;
   /** Log hook for unexpected errors (handler crashes, session errors). Must not throw. */
   onError?: (err: unknown, where: string) => void;
   /** Called for each accepted TCP connection, before its protocol is known (counters, tests). Must not throw. */
   onConnection?: (socket: net.Socket) => void;
+  /**
+   * Operator notices (a limit biting: the connection cap), at most one per 10 s per kind with a count. Default: none.
+   * Must not throw.
+   */
+  onNotice?: (message: string, details: Record<string, unknown>) => void;
 }
 
-type Limits = Required<Omit<ListenerOptions, 'handler' | 'onUpgrade' | 'clock' | 'onError' | 'onConnection'>>;
+type Limits = Required<Omit<ListenerOptions, 'handler' | 'onUpgrade' | 'clock' | 'onError' | 'onConnection' | 'onNotice'>>;
 
 /** Defaults. Header timeout well below Node's 60 s so a flood of slow clients cannot hold sockets for ~90 s. */
 export const LISTENER_DEFAULTS: Readonly<Limits> = Object.freeze({
@@ -51,8 +69,15 @@ export const LISTENER_DEFAULTS: Readonly<Limits> = Object.freeze({
   maxHeaderCount: 100,
   maxBodyBytes: 0,
   http2MaxConcurrentStreams: 100,
+  http2IdleTimeoutMs: 300_000,
+  http2ResetBurst: 100,
+  http2ResetRate: 10,
+  maxConnections: 10_000,
   upgradeGraceMs: 60_000,
 });
+
+/** At most one connection-limit notice per this long. */
+const NOTICE_INTERVAL_MS = 10_000;
 
 export interface Listener {
   /** Starts accepting. Resolves the bound port (port 0 picks one). */
@@ -83,6 +108,19 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]+)(?::[0-9]{1,5})?$/;
 const ABSOLUTE_RE = /^https?:\/\//i;
 const CHUNKED_LAST_RE = /(?:^|,)[ \t]*chunked[ \t]*$/i;
+const CHUNKED_ONLY_RE = /^[ \t]*chunked[ \t]*$/i;
+
+/** RFC 9113 §6.5.2 size of an h2 header list, as nghttp2 counts it: name and value octets plus 32 per field. */
+function headerListSize(raw: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i++) n += (raw[i] as string).length;
+  return n + 16 * raw.length;
+}
+
+/** `K-Original-Host` (the queue-proxy makes it the app's Host) must be a host like Host itself, and only one. */
+function validOriginalHost(v: string | string[] | undefined): boolean {
+  return v === undefined || (typeof v === 'string' && HOST_RE.test(v));
+}
 
 /** The status a request must be refused with before the handler, or 0 if it is acceptable. May normalise req.url. */
 function validateHttp1(req: http.IncomingMessage, limits: Limits): number {
@@ -96,18 +134,20 @@ function validateHttp1(req: http.IncomingMessage, limits: Limits): number {
   // RFC 9112 §3.2: exactly one Host in HTTP/1.1 (llhttp lets a second one through; node keeps the first).
   if (hosts > 1) return 400;
   const host = req.headers.host;
-  if (host === undefined) {
-    if (req.httpVersionMinor >= 1) return 400;
-  } else if (!HOST_RE.test(host)) {
-    return 400;
-  }
+  // HTTP/1.0 without Host too: the upstream request needs one, and inventing it (the upstream's address) would tell the
+  // app a host the client never named.
+  if (host === undefined || !HOST_RE.test(host)) return 400;
   const te = req.headers['transfer-encoding'];
   if (te !== undefined) {
     // HTTP/1.0 has no chunked coding (measured: llhttp accepts it); refuse the framing ambiguity.
     if (req.httpVersionMinor === 0) return 400;
     // RFC 9112 §6.3: a request whose last transfer coding is not chunked cannot be framed → 400 and close.
     if (!CHUNKED_LAST_RE.test(te)) return 400;
+    // Another coding before chunked (`gzip, chunked`): we would have to decode it or pass it on; we do neither, so
+    // 501 as node's and Envoy's servers answer (RFC 9112 §6.1), never a silently dropped coding.
+    if (!CHUNKED_ONLY_RE.test(te)) return 501;
   }
+  if (!validOriginalHost(req.headers[H.originalHost])) return 400;
   const url = req.url ?? '';
   if (url.charCodeAt(0) !== 47 /* / */) {
     if (url === '*' && req.method === 'OPTIONS') return 0;
@@ -135,7 +175,11 @@ function validateHttp1(req: http.IncomingMessage, limits: Limits): number {
 function validateHttp2(req: http2.Http2ServerRequest, limits: Limits): number {
   const h = req.headers;
   const method = h[':method'];
-  if (method === 'CONNECT') return 400;
+  if (method === 'CONNECT') return 501;
+  // Node resets a stream whose header list passes SETTINGS_MAX_HEADER_LIST_SIZE, but only once the client has
+  // acknowledged our SETTINGS; a client that never does (measured: raw frames) gets node's 64 KiB default. Same limit here.
+  if (headerListSize(req.rawHeaders) > limits.maxHeaderBytes) return 431;
+  if (!validOriginalHost(h[H.originalHost])) return 400;
   const path = h[':path'];
   if (typeof path !== 'string' || (path.charCodeAt(0) !== 47 && !(path === '*' && method === 'OPTIONS'))) return 400;
   const authority = h[':authority'];
@@ -160,6 +204,21 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   501: 'not implemented',
 };
 
+/** The HTTP/1.1 answer to CONNECT (node hands it to a 'connect' listener, or closes the socket without a word). */
+const CONNECT_501 = `HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 15\r\nConnection: close\r\n\r\nnot implemented`;
+
+/**
+ * `OPTIONS *` asks about the server, not a resource (RFC 9110 §9.3.7): answered here, 200 with an empty body, as Go's
+ * net/http server answers it for Knative's queue-proxy and activator. It never reaches the handler (so it never counts
+ * against the app, its circuit or its metrics).
+ */
+function answerOptionsStar(res: ProxyResponse): void {
+  const r = res as http.ServerResponse;
+  r.statusCode = 200;
+  r.setHeader('content-length', 0);
+  r.end();
+}
+
 function refuse(req: ProxyRequest, res: ProxyResponse, status: number): void {
   if (req.httpVersionMajor === 2) {
     respondText(res, status, STATUS_TEXT[status] ?? 'bad request');
@@ -172,6 +231,8 @@ function refuse(req: ProxyRequest, res: ProxyResponse, status: number): void {
 
 /** Field set on requests by the listener: the response, so a body overflow can answer 413 at once. */
 const kRes = Symbol('tide.res');
+/** Field set on h2 responses: the bookkeeping of the session they belong to (idle timeout). */
+const kSession = Symbol('tide.session');
 const kLimit = Symbol('tide.bodyLimit');
 
 interface LimitedRequest {
@@ -275,12 +336,25 @@ export function createListener(options: ListenerOptions): Listener {
   // One more than the limit, so that an over-long list is seen (node silently truncates at maxHeadersCount).
   h1.maxHeadersCount = limits.maxHeaderCount + 1;
 
+  /** An h2 response that knows its session's bookkeeping (a declared field: no shape change per request). */
+  class TrackedHttp2Response extends http2.Http2ServerResponse<LimitedHttp2Request> {
+    [kSession]: SessionState | undefined = undefined;
+  }
+
   const h2 = http2.createServer({
     Http2ServerRequest: LimitedHttp2Request,
+    Http2ServerResponse: TrackedHttp2Response,
     maxHeaderListPairs: limits.maxHeaderCount + 4, // + pseudo-headers
     maxSessionMemory: 10,
+    // Rapid reset (CVE-2023-44487): nghttp2 counts the client's RST_STREAM frames in a token bucket and ends the
+    // session with GOAWAY when it is empty. Node's default (1000, 33/s) lets each reconnecting attacker connection
+    // cost a thousand dispatched streams; ours is set on the numbers in README (Listener → HTTP/2 rapid reset).
+    streamResetBurst: limits.http2ResetBurst,
+    streamResetRate: limits.http2ResetRate,
     settings: {
       maxConcurrentStreams: limits.http2MaxConcurrentStreams,
+      // Node enforces this on what it receives: a header list over it (name + value octets) resets the stream with
+      // ENHANCE_YOUR_CALM before any handler sees it. The same number as HTTP/1.1's 431 limit (measured, Node 24).
       maxHeaderListSize: limits.maxHeaderBytes,
     },
   });
@@ -293,14 +367,36 @@ export function createListener(options: ListenerOptions): Listener {
   const sockets = new Set<net.Socket>();
   const upgraded = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
+  const onNotice = options.onNotice ?? noop;
+  const guard = new ConnectionGuard({
+    clock,
+    headersTimeoutMs: limits.headersTimeoutMs,
+    idleTimeoutMs: limits.http2IdleTimeoutMs,
+    checkIntervalMs: limits.checkIntervalMs,
+    noticeIntervalMs: NOTICE_INTERVAL_MS,
+    onNotice,
+  });
+  /** Set while an h2 connection is handed to the http2 server, which emits 'session' synchronously. */
+  let handingOverAcceptedMs = 0;
 
   function onResClose(this: ProxyResponse): void {
     inFlight--;
+    const s = (this as TrackedHttp2Response)[kSession];
+    if (s !== undefined) {
+      s.open--;
+      s.lastActiveMs = clock.now();
+    }
     if (inFlight === 0 && idleWaiter) idleWaiter();
   }
 
   function onRequest(req: ProxyRequest, res: ProxyResponse): void {
     const isH2 = req.httpVersionMajor === 2;
+    if (isH2) {
+      const stream = (req as http2.Http2ServerRequest).stream;
+      // Reset by the client before we got to it (HEADERS and RST_STREAM in one read: rapid reset): nothing to serve,
+      // and nothing may reach the upstream.
+      if (stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR || stream.closed || stream.destroyed) return;
+    }
     const status = isH2
       ? validateHttp2(req as http2.Http2ServerRequest, limits)
       : validateHttp1(req as http.IncomingMessage, limits);
@@ -308,12 +404,22 @@ export function createListener(options: ListenerOptions): Listener {
       refuse(req, res, status);
       return;
     }
+    if (req.url === '*') {
+      answerOptionsStar(res);
+      return;
+    }
     inFlight++;
     res.on('close', onResClose); // emitted once; `on` skips once()'s per-request wrapper
     if (bodyLimit > 0) (req as unknown as LimitedRequest)[kRes] = res;
     if (isH2) {
+      const session = (req as http2.Http2ServerRequest).stream.session;
+      const state = session === undefined ? undefined : sessionStates.get(session);
+      if (state !== undefined) {
+        state.open++;
+        (res as TrackedHttp2Response)[kSession] = state;
+      }
       // Serve this stream, then GOAWAY: the h2 equivalent of Connection: close.
-      if (draining) (req as http2.Http2ServerRequest).stream.session?.close();
+      if (draining) session?.close();
     } else {
       if (draining) (res as http.ServerResponse).shouldKeepAlive = false;
     }
@@ -336,10 +442,17 @@ export function createListener(options: ListenerOptions): Listener {
 
   h1.on('request', onRequest);
   h2.on('request', onRequest);
+  const sessionStates = new WeakMap<http2.Http2Session, SessionState>();
   h2.on('session', (session: http2.ServerHttp2Session) => {
     sessions.add(session);
+    const state = guard.addSession(session, handingOverAcceptedMs || clock.now());
+    sessionStates.set(session, state);
+    session.once('remoteSettings', () => (state.settled = true));
     session.on('error', (err) => onError(err, 'http2-session'));
-    session.once('close', () => sessions.delete(session));
+    session.once('close', () => {
+      sessions.delete(session);
+      guard.removeSession(session);
+    });
   });
   h2.on('sessionError', (err) => onError(err, 'http2-session'));
 
@@ -363,10 +476,20 @@ export function createListener(options: ListenerOptions): Listener {
     }
   });
 
+  // CONNECT: a reverse proxy has no tunnel to offer (RFC 9110 §9.3.6); answer instead of closing without a word.
+  h1.on('connect', (_req: http.IncomingMessage, socket: net.Socket) => {
+    socket.on('error', noop);
+    socket.end(CONNECT_501);
+    socket.destroySoon();
+  });
+
+  // h2 CONNECT: node's compatibility layer would answer 405; 501 as for HTTP/1.1, the method is not supported at all.
+  h2.on('connect', (_req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+    respondText(res, 501, STATUS_TEXT[501] ?? '');
+  });
+
   // Node arms the header/request timeout checks on 'listening'; these servers never listen themselves.
   h1.emit('listening');
-
-  const peekTimeoutMs = limits.headersTimeoutMs > 0 ? limits.headersTimeoutMs : 60_000;
 
   const tcp = net.createServer({ noDelay: true }, (socket) => {
     if (closing) {
@@ -376,12 +499,14 @@ export function createListener(options: ListenerOptions): Listener {
     sockets.add(socket);
     options.onConnection?.(socket);
     socket.on('error', noop);
-    socket.once('close', () => sockets.delete(socket));
-    socket.setTimeout(peekTimeoutMs);
+    socket.once('close', () => {
+      sockets.delete(socket);
+      guard.classified(socket);
+    });
+    // The preface (or the first request byte) must arrive within headersTimeoutMs of accept, however it is dripped
+    // (an inactivity timeout would restart on every byte).
+    guard.accepted(socket);
     let seen: Buffer | undefined;
-    const onTimeout = (): void => {
-      socket.destroy();
-    };
     const onData = (chunk: Buffer): void => {
       const buf = seen ? Buffer.concat([seen, chunk]) : chunk;
       const n = Math.min(buf.length, PREFACE.length);
@@ -391,12 +516,14 @@ export function createListener(options: ListenerOptions): Listener {
         return;
       }
       socket.removeListener('data', onData);
-      socket.removeListener('timeout', onTimeout);
-      socket.setTimeout(0);
+      const acceptedMs = guard.classified(socket);
       socket.pause();
       socket.unshift(buf);
       if (isPrefix) {
+        // Until its first SETTINGS arrives the session is still held to the same deadline (ConnectionGuard).
+        handingOverAcceptedMs = acceptedMs;
         h2.emit('connection', socket);
+        handingOverAcceptedMs = 0;
       } else {
         h1.emit('connection', socket);
         // The h1 parser reads the socket handle directly; the unshifted bytes flow through 'data' once resumed.
@@ -404,8 +531,9 @@ export function createListener(options: ListenerOptions): Listener {
       }
     };
     socket.on('data', onData);
-    socket.once('timeout', onTimeout);
   });
+  if (limits.maxConnections > 0) tcp.maxConnections = limits.maxConnections;
+  tcp.on('drop', () => guard.dropped(limits.maxConnections));
 
   function startDrain(): void {
     if (draining) return;
@@ -422,6 +550,7 @@ export function createListener(options: ListenerOptions): Listener {
     startDrain();
     closing = true;
     tcp.close(noop);
+    guard.stop();
     const timeoutMs = opts?.timeoutMs;
     await waitFor(() => inFlight === 0, timeoutMs, (fn) => (idleWaiter = fn));
     idleWaiter = undefined;
@@ -467,6 +596,7 @@ export function createListener(options: ListenerOptions): Listener {
         tcp.once('error', reject);
         tcp.listen(port, host, () => {
           tcp.removeListener('error', reject);
+          guard.start();
           const addr = tcp.address();
           boundPort = typeof addr === 'object' && addr !== null ? addr.port : 0;
           resolve(boundPort);

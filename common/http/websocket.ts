@@ -108,9 +108,17 @@ export function forwardUpgrade(req: http.IncomingMessage, client: net.Socket, he
     return;
   }
 
+  // Bytes the client sent after the request head (`head`, and anything arriving before the answer) belong to the
+  // upgraded protocol only if the upstream switches (101). Otherwise they would be a pipelined request that bypassed
+  // the listener's parsing and header checks: held until the answer, then sent (101) or dropped with the connection.
+  let early: Buffer[] = head.length > 0 ? [head] : [];
+  const holdEarly = (chunk: Buffer): void => {
+    early.push(chunk);
+    if (early.reduce((n, b) => n + b.length, 0) > MAX_HEAD_BYTES) fail();
+  };
+  client.on('data', holdEarly);
   upstream.once('connect', () => {
     upstream.write(requestHead(req, headers));
-    if (head.length > 0) upstream.write(head);
   });
 
   // Read the upstream's response head, then switch to raw relaying.
@@ -129,12 +137,18 @@ export function forwardUpgrade(req: http.IncomingMessage, client: net.Socket, he
     const statusLine = buffered.subarray(0, buffered.indexOf('\r\n')).toString('latin1');
     const status = Number(statusLine.split(' ')[1]);
     client.write(buffered); // status line, headers and anything after them, as the upstream sent it
+    client.removeListener('data', holdEarly);
+    const held = early;
+    early = [];
     if (status === 101) {
       call.onOpen?.();
+      for (const b of held) upstream.write(b);
       upstream.pipe(client);
       client.pipe(upstream);
     } else {
-      // Not upgraded: relay the rest of the answer and close.
+      // Not upgraded: relay the rest of the answer and close; what the client sent after its request is dropped, never
+      // parsed (RFC 9110 §7.8: the connection was not switched, and we do not re-parse it as HTTP/1.1).
+      client.pause();
       upstream.pipe(client);
     }
   };

@@ -1,7 +1,7 @@
 /** Builds an activator in-process on 127.0.0.1:0 with the shared listener, static sources and a recording stats sink. */
 import * as http from 'node:http';
 import { systemClock, type Clock } from '../../common/clock.js';
-import { createListener, type Listener } from '../../common/http/server.js';
+import { createListener, type Listener, type ListenerOptions } from '../../common/http/server.js';
 import { silentLogger } from '../../common/logger.js';
 import type { RevisionStat } from '../../common/stats.js';
 import { buildActivator, type Activator, type StatsSink } from '../../activator/app.js';
@@ -45,14 +45,21 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startActivatorHarness(opts: { revisions: RevisionInfo[]; clock?: Clock; config?: Partial<ActivatorConfig>; notFoundText?: (host: string | undefined) => string }): Promise<Harness> {
+export async function startActivatorHarness(opts: {
+  revisions: RevisionInfo[];
+  clock?: Clock;
+  config?: Partial<ActivatorConfig>;
+  notFoundText?: (host: string | undefined) => string;
+  /** Listener options over the defaults (the hostile suite shortens connection timeouts). */
+  listener?: Partial<ListenerOptions>;
+}): Promise<Harness> {
   const clock = opts.clock ?? systemClock;
   const revisions = new StaticRevisionSource(opts.revisions);
   const endpoints = new StaticEndpointsSource();
   const sink = new RecordingSink();
   const app = buildActivator({ revisions, endpoints, stats: sink, clock, random: seededRandom(11), logger: silentLogger(), config: { drainDelayMs: 0, ...opts.config }, ...(opts.notFoundText ? { notFoundText: opts.notFoundText } : {}) });
   app.start();
-  const listener = createListener({ handler: app.handler, onUpgrade: app.upgradeHandler, clock });
+  const listener = createListener({ ...opts.listener, handler: app.handler, onUpgrade: app.upgradeHandler, clock });
   const port = await listener.listen(0, '127.0.0.1');
   return {
     app,

@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { H } from '../../../common/http/headers.js';
 import type { OutgoingHeaders } from '../../../common/http/types.js';
-import { deadPort, firstStatus, rawExchange, trackedRigs, until } from './helpers.js';
+import { deadPort, firstStatus, rawExchange, startH2Upstream, trackedRigs, until } from './helpers.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -97,6 +97,24 @@ describe('pools', () => {
 });
 
 describe('errors', () => {
+  it.each([
+    ['HTTP/1.1 upstream', false],
+    ['h2c upstream', true],
+  ])('a request the proxy cannot form for the %s gets 400 and result unforwardable, never an upstream error', async (_name, h2) => {
+    const up = await upstream();
+    const h2up = await startH2Upstream();
+    cleanups.push(() => h2up.close());
+    const rig = await proxy(() => (h2 ? h2up.address : up.address), {
+      // A header name no HTTP version can carry: undici and node:http2 refuse it while forming the request.
+      rewriteHeaders: (h) => void (h['bad name'] = 'v'),
+    }, { upstreamH2: () => h2 });
+    const { text } = await rawExchange(rig.port, 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    expect(firstStatus(text)).toBe(400);
+    expect(text).toMatch(/request cannot be forwarded: (?:UND_ERR_INVALID_ARG|ERR_INVALID_HTTP_TOKEN)/);
+    expect(rig.outcomes.map((o) => [o.result, o.status, o.neverSent])).toEqual([['unforwardable', 400, true]]);
+    expect(up.requests.length + h2up.requests.length).toBe(0);
+  });
+
   it('§a3 step 10: connection refused gives 502 with a short text', async () => {
     const port = await deadPort();
     const rig = await proxy(() => `127.0.0.1:${port}`);

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createListener, type Listener } from '../../../common/http/server.js';
 import { forwardUpgrade, type UpgradeCall } from '../../../common/http/websocket.js';
-import { deadPort, until } from './helpers.js';
+import { deadPort, firstStatus, rawExchange, until } from './helpers.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -148,5 +148,48 @@ describe('WebSocket relay', () => {
     cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
     const { l } = await proxyTo(`127.0.0.1:${(server.address() as net.AddressInfo).port}`);
     await expect(open(`ws://127.0.0.1:${l.port}/`)).rejects.toThrow('status 403');
+  });
+
+  it('bytes pipelined after an Upgrade the upstream answers without 101 never reach it (no request smuggled past the listener)', async () => {
+    // An app that ignores Upgrade and keeps parsing the connection as HTTP/1.1, as Go's net/http does when a handler
+    // answers without hijacking: every request line it reads is a request it serves.
+    const seen: { url: string }[] = [];
+    const server = net.createServer((socket) => {
+      let buf = '';
+      socket.on('error', () => undefined);
+      socket.on('data', (c: Buffer) => {
+        buf += c.toString('latin1');
+        for (const m of buf.matchAll(/^(?:GET|POST) (\S+) HTTP\/1\.1\r\n/gm)) {
+          seen.push({ url: m[1] ?? '' });
+          socket.write('HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nno');
+        }
+        buf = buf.slice(buf.lastIndexOf('\r\n\r\n') + 4);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const accepted = new Set<net.Socket>();
+    server.on('connection', (s: net.Socket) => accepted.add(s));
+    cleanups.push(() => new Promise<void>((r) => (accepted.forEach((s) => s.destroy()), server.close(() => r()))));
+    const { l } = await proxyTo(`127.0.0.1:${(server.address() as net.AddressInfo).port}`);
+    const smuggled =
+      'POST /smuggled HTTP/1.1\r\nHost: a\r\nK-Original-Host: evil\r\nK-Proxy-Request: activator\r\n' +
+      'Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n';
+    const { text } = await rawExchange(l.port, `GET /up HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: foo\r\n\r\n${smuggled}`, 800);
+    expect(firstStatus(text)).toBe(404);
+    expect(seen.map((r) => r.url)).toEqual(['/up']);
+  });
+
+  it('after a 101 the bytes the client sent early are relayed, in order, before the rest', async () => {
+    const server = http.createServer();
+    server.on('upgrade', (_req, socket: net.Socket, head: Buffer) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n');
+      if (head.length > 0) socket.write(head);
+      socket.pipe(socket);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
+    const { l } = await proxyTo(`127.0.0.1:${(server.address() as net.AddressInfo).port}`);
+    const { text } = await rawExchange(l.port, 'GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\nearly-bytes', 500);
+    expect(text).toMatch(/^HTTP\/1\.1 101 [^]*\r\n\r\nearly-bytes$/);
   });
 });
