@@ -6,7 +6,7 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { systemClock, type Clock } from '../clock.js';
-import { DataPlaneError } from '../errors.js';
+import { BodyTooLargeError } from '../errors.js';
 import { BODY_BYTES, respondText, type Handler, type ProxyRequest, type ProxyResponse, type UpgradeHandler } from './types.js';
 
 export interface ListenerOptions {
@@ -182,7 +182,7 @@ interface LimitedRequest {
 
 /**
  * Counts body bytes as the parser pushes them. Past the limit: answers 413 (Connection: close) if nothing was
- * written yet, then errors the request stream with HTTP_BODY_TOO_LARGE, which aborts any upstream request reading it.
+ * written yet, then errors the request stream with a BodyTooLargeError, which aborts any upstream request reading it.
  * Returns true if `chunk` may be pushed.
  */
 function admitChunk(self: LimitedRequest & { destroy(e: Error): void }, chunk: unknown): boolean {
@@ -196,7 +196,7 @@ function admitChunk(self: LimitedRequest & { destroy(e: Error): void }, chunk: u
     if ('shouldKeepAlive' in res) res.shouldKeepAlive = false;
     respondText(res, 413, STATUS_TEXT[413] ?? '');
   }
-  self.destroy(new DataPlaneError('HTTP_BODY_TOO_LARGE', `request body over ${limit} bytes`));
+  self.destroy(new BodyTooLargeError(limit));
   return false;
 }
 

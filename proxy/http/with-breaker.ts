@@ -37,7 +37,7 @@ export function withBreaker(next: Handler, breaker: Breaker, opts: BreakerStageO
       try {
         release = await breaker.acquire(ac.signal);
       } catch (err) {
-        if (hasCode(err, 'QP_QUEUE_FULL')) {
+        if (hasCode(err, 'QUEUE_FULL')) {
           onOverflow();
           respondText(res, 503, 'pending request queue full');
         } else if (err === TIMED_OUT) {
