@@ -1,8 +1,9 @@
 /** Builds the queue-proxy from its parts: the request chain, listed once in request order, plus its admin and metrics handlers. */
-import { Breaker } from '../common/breaker.js';
+import { Breaker, QUEUE_FULL_BODY } from '../common/breaker.js';
+import { QueueFullError, type TideError } from '../common/errors.js';
 import { systemClock, type Clock } from '../common/clock.js';
 import { callbackForward, createForwarder, type Forwarder } from '../common/http/forward.js';
-import { respondText, type Handler, type UpgradeHandler } from '../common/http/types.js';
+import { respondRawFailure, respondText, type Handler, type UpgradeHandler } from '../common/http/types.js';
 import { forwardUpgrade } from '../common/http/websocket.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { Stat } from '../common/stats.js';
@@ -15,7 +16,7 @@ import { ReadinessProber, type ReadinessCheck } from './http/readiness-prober.js
 import { FastRequest, type FastPathEnv } from './http/fast-path.js';
 import { appHearsH2, proxyToApp, rewriteForApp } from './http/reverse-proxy.js';
 import { withBreaker } from './http/with-breaker.js';
-import { withCircuit } from './http/with-circuit.js';
+import { CIRCUIT_OPEN, withCircuit } from './http/with-circuit.js';
 import { withDrain } from './http/with-drain.js';
 import { withRequestMetrics } from './http/with-request-metrics.js';
 import { withStats } from './http/with-stats.js';
@@ -199,13 +200,13 @@ export function buildQueueProxy(deps: QueueProxyDeps): QueueProxy {
       counted = false;
       stats.handle(proxied ? 'proxiedOut' : 'out', clock.now());
     };
-    const refuse = (status: string, body: string): void => {
+    const refuse = (err: TideError): void => {
       out();
-      socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      respondRawFailure(socket, err);
     };
     if (circuit?.isRejecting()) {
       onCircuitReject();
-      refuse('503 Service Unavailable', 'circuit open');
+      refuse(CIRCUIT_OPEN);
       return;
     }
     const relay = (release: () => void): void => {
@@ -235,14 +236,14 @@ export function buildQueueProxy(deps: QueueProxyDeps): QueueProxy {
         }
         relay(release);
       },
-      () => {
+      (err: unknown) => {
         socket.off('close', onClose);
         if (socket.destroyed) {
           out();
           return;
         }
         metrics.breakerOverflow();
-        refuse('503 Service Unavailable', 'pending request queue full');
+        refuse(err instanceof QueueFullError ? err : new QueueFullError(QUEUE_FULL_BODY));
       },
     );
   };

@@ -13,7 +13,8 @@ import { Pool, type Dispatcher } from 'undici';
 import { systemClock, type Cancel, type Clock } from '../clock.js';
 import { RetryBudget, backoffMs, isRetryable, resolveRetryConfig, type RetryConfig } from '../retry-policy.js';
 import { downstreamHeadersFromRaw, downstreamResponseHeaders, upstreamRequestHeaders } from './proxy-headers.js';
-import { receivedBodyBytes, respondText, type OutgoingHeaders, type ProxyRequest, type ProxyResponse } from './types.js';
+import { type ErrorCode, UpstreamAbortedError, UpstreamFailedError, UpstreamResetError, UpstreamTimeoutError } from '../errors.js';
+import { hasBody, receivedBodyBytes, respondFailure, type OutgoingHeaders, type ProxyRequest, type ProxyResponse } from './types.js';
 
 export { synthesizeForwarded, upstreamRequestHeaders } from './proxy-headers.js';
 
@@ -86,7 +87,10 @@ export interface ForwardOutcome {
   requestBytes: number;
   /** Response body bytes written to the client. */
   responseBytes: number;
-  /** Error code of the failure, e.g. 'ECONNREFUSED', 'UND_ERR_SOCKET', 'HTTP_UPSTREAM_TIMEOUT'. */
+  /**
+   * What failed: an errors.ts code for the proxy's own outcomes (`UPSTREAM_TIMEOUT`, `BODY_TOO_LARGE`, `CLIENT_GONE`),
+   * else the underlying failure's code (`ECONNREFUSED`, `UND_ERR_SOCKET`, `H2_RST_<code>` for a stream reset).
+   */
   errorCode?: string;
 }
 
@@ -137,18 +141,16 @@ function requestPath(url: string | undefined): string {
   }
 }
 
-const TIMEOUT_CODE = 'HTTP_UPSTREAM_TIMEOUT';
-const BODY_TOO_LARGE = 'HTTP_BODY_TOO_LARGE';
+const TIMEOUT_CODE: ErrorCode = 'UPSTREAM_TIMEOUT';
+const BODY_TOO_LARGE: ErrorCode = 'BODY_TOO_LARGE';
+const CLIENT_GONE: ErrorCode = 'CLIENT_GONE';
+/** How the proxy aborts an undici request it gave up (timeout, client gone): shared, it carries nothing per request. */
+const ABORTED = new UpstreamAbortedError();
 
-class AbortedByProxy extends Error {
-  readonly code: string;
-  constructor(code: string) {
-    super(code);
-    this.code = code;
-  }
-}
-
+/** The failure's own code, as relayed in a 502 body and ForwardOutcome.errorCode: the errno for a connect failure. */
 function errorCode(err: unknown): string {
+  // The stream's RST_STREAM code tells more than UPSTREAM_RESET.
+  if (err instanceof UpstreamResetError) return `H2_RST_${err.rstCode}`;
   const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
   if (e && typeof e.code === 'string') {
     // undici wraps connect failures in UND_ERR_SOCKET/other errors with the errno in `cause`; node:http2 cancels the
@@ -376,10 +378,10 @@ class Exchange implements Dispatcher.DispatchHandler {
     const headers = upstreamRequestHeaders(this.#req);
     try {
       this.#call.rewriteHeaders?.(headers, this.#req);
-    } catch {
-      // A bug in the caller's hook: the request cannot be sent as intended; never send it half-rewritten.
-      const wrote = respondText(res, 500, 'internal error');
-      this.#finish('upstream-error', 'REWRITE_FAILED', true, wrote ? 500 : 0);
+    } catch (err) {
+      // A bug in the caller's hook: the request cannot be sent as intended; never send it half-rewritten (500).
+      const wrote = respondFailure(res, err);
+      this.#finish('upstream-error', errorCode(err), true, wrote ? res.statusCode : 0);
       return;
     }
     // `te: trailers` is kept for h2 clients (gRPC); on HTTP/1.1 TE is hop-by-hop, so it stays behind.
@@ -387,7 +389,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#headers = headers;
     this.#armTimer();
     if (this.#done) return;
-    if (!this.#hasBody()) {
+    if (!hasBody(this.#req)) {
       this.#attempt();
       return;
     }
@@ -400,16 +402,6 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.#bodyReplayable = false;
       this.#attempt();
     }
-  }
-
-  #hasBody(): boolean {
-    const h = this.#req.headers;
-    if (this.#isH2) {
-      // h2: END_STREAM on HEADERS means no body.
-      return !(this.#req as http2.Http2ServerRequest).stream.endAfterHeaders;
-    }
-    const cl = h['content-length'];
-    return (cl !== undefined && cl !== '0') || h['transfer-encoding'] !== undefined;
   }
 
   #bufferBodyThenAttempt(expected: number): void {
@@ -520,7 +512,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   #abortH1(): void {
     const controller = this.#controller;
     if (controller === undefined || controller.aborted) return;
-    controller.abort(new AbortedByProxy('ABORTED'));
+    controller.abort(ABORTED);
   }
 
   // ---- h2c via node:http2 -----------------------------------------------------------------------------------------
@@ -574,7 +566,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     stream.once('close', () => {
       if (this.#done) return;
       // Closed without 'end' or 'error': an RST_STREAM from the upstream.
-      this.#fail(new AbortedByProxy(`H2_RST_${stream.rstCode}`), streamNeverProcessed(stream, this.#h2slot));
+      this.#fail(new UpstreamResetError(stream.rstCode), streamNeverProcessed(stream, this.#h2slot));
     });
     if (hasBody) {
       const body = this.#body;
@@ -695,7 +687,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       }
       this.#abortUpstream();
       this.#call.onResponseStart?.(502, this.#req);
-      const wrote = respondText(this.#res, 502, `upstream error: ${code}`);
+      const wrote = respondFailure(this.#res, new UpstreamFailedError(code, { cause: err }));
       this.#finish('upstream-error', code, connectFailure, wrote ? 502 : 0);
       return;
     }
@@ -738,13 +730,13 @@ class Exchange implements Dispatcher.DispatchHandler {
       // Someone else answered: the listener's 413 for a streamed body over the limit.
       this.#abortUpstream();
       const status = res.statusCode;
-      this.#finish(status === 413 ? 'body-too-large' : 'client-gone', status === 413 ? BODY_TOO_LARGE : 'CLIENT_GONE', false, status);
+      this.#finish(status === 413 ? 'body-too-large' : 'client-gone', status === 413 ? BODY_TOO_LARGE : CLIENT_GONE, false, status);
       return;
     }
     // 'close' before we ended the response: the client went away.
     this.#clientGone = true;
     this.#abortUpstream();
-    this.#finish('client-gone', 'CLIENT_GONE', !this.#started(), this.#responseStarted ? this.#status : 0);
+    this.#finish('client-gone', CLIENT_GONE, !this.#started(), this.#responseStarted ? this.#status : 0);
   };
 
   #abortUpstream(): void {
@@ -800,7 +792,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const body = this.#s.timeoutBody;
     if (!this.#responseStarted && !this.#res.headersSent) {
       this.#call.onResponseStart?.(504, this.#req);
-      const wrote = respondText(this.#res, 504, body);
+      const wrote = respondFailure(this.#res, new UpstreamTimeoutError(body));
       this.#finish('timeout', TIMEOUT_CODE, !this.#started(), wrote ? 504 : 0);
       return;
     }

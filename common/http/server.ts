@@ -7,7 +7,7 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { systemClock, type Clock } from '../clock.js';
 import { BodyTooLargeError } from '../errors.js';
-import { BODY_BYTES, respondText, type Handler, type ProxyRequest, type ProxyResponse, type UpgradeHandler } from './types.js';
+import { BODY_BYTES, respondRaw, respondText, type Handler, type ProxyRequest, type ProxyResponse, type UpgradeHandler } from './types.js';
 
 export interface ListenerOptions {
   handler: Handler;
@@ -347,9 +347,7 @@ export function createListener(options: ListenerOptions): Listener {
     socket.on('error', noop);
     const status = validateHttp1(req, limits) || (onUpgrade ? 0 : 501);
     if (status !== 0) {
-      socket.end(
-        `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
-      );
+      respondRaw(socket, status, '');
       socket.destroySoon();
       return;
     }
