@@ -9,7 +9,8 @@ import { silentLogger, type Logger } from '../common/logger.js';
 import type { Stat } from '../common/stats.js';
 import type { QueueProxyConfig } from './config.js';
 import { Drainer } from './drainer.js';
-import { QueueStatReporter, RequestStats } from './request-stats.js';
+import { RequestStats } from '../common/request-stats.js';
+import { QueueStatReporter } from './request-stats.js';
 import { OpossumCircuit, type CircuitGate } from './http/circuit.js';
 import { QueueProxyMetrics } from './http/metrics.js';
 import { ReadinessProber, type ReadinessCheck } from './http/readiness-prober.js';
@@ -19,8 +20,7 @@ import { withBreaker } from './http/with-breaker.js';
 import { CIRCUIT_OPEN, withCircuit } from './http/with-circuit.js';
 import { withDrain } from './http/with-drain.js';
 import { withRequestMetrics } from './http/with-request-metrics.js';
-import { withStats } from './http/with-stats.js';
-import { H, PROXY_REQUEST_ACTIVATOR } from '../common/http/headers.js';
+import { countIn, countOut, withStats } from './http/with-stats.js';
 
 const noRelease = (): void => undefined;
 
@@ -192,13 +192,12 @@ export function buildQueueProxy(deps: QueueProxyDeps): QueueProxy {
   // for their lifetime (as a hijacked Knative request does).
   const onUpgrade: UpgradeHandler = (req, socket, head) => {
     drainer.requestSeen();
-    const proxied = req.headers[H.proxyRequest] === PROXY_REQUEST_ACTIVATOR;
-    stats.handle(proxied ? 'proxiedIn' : 'in', clock.now());
+    const proxied = countIn(stats, req, clock.now());
     let counted = true;
     const out = (): void => {
       if (!counted) return;
       counted = false;
-      stats.handle(proxied ? 'proxiedOut' : 'out', clock.now());
+      countOut(stats, proxied, clock.now());
     };
     const refuse = (err: TideError): void => {
       out();
