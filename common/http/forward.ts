@@ -12,6 +12,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 import { systemClock, type Cancel, type Clock } from '../clock.js';
 import { RetryBudget, backoffMs, isRetryable, resolveRetryConfig, type RetryConfig } from '../retry-policy.js';
+import { H2cPool, streamNeverProcessed, type SessionSlot } from './h2c-pool.js';
 import { downstreamHeadersFromRaw, downstreamResponseHeaders, upstreamRequestHeaders } from './proxy-headers.js';
 import { type ErrorCode, UpstreamAbortedError, UpstreamFailedError, UpstreamResetError, UpstreamTimeoutError } from '../errors.js';
 import { hasBody, receivedBodyBytes, respondFailure, type OutgoingHeaders, type ProxyRequest, type ProxyResponse } from './types.js';
@@ -170,28 +171,8 @@ interface Shared {
   counters: { retriesAttempted: number; retryBudgetExhausted: number };
   upstreamH2: (req: ProxyRequest) => boolean;
   pool(upstream: string): Pool;
-  /** Opens a stream on a session to `upstream` with a free stream slot (a new session if none has one). */
-  stream(upstream: string, headers: http2.OutgoingHttpHeaders, endStream: boolean): { stream: http2.ClientHttp2Stream; slot: SessionSlot };
-}
-
-/** An h2c session to one upstream and the streams open on it. */
-interface SessionSlot {
-  readonly session: http2.ClientHttp2Session;
-  active: number;
-  /** The connection was made: a stream opened on it may have reached the upstream. */
-  connected: boolean;
-  /** From the peer's GOAWAY: streams above this id were never processed (RFC 9113 §6.8), so they are safe to resend. */
-  goawayLastStreamId: number | undefined;
-  /** The peer's SETTINGS_MAX_CONCURRENT_STREAMS; unlimited (the protocol default) until its SETTINGS arrive. */
-  peerMaxStreams: number;
-}
-
-/** Whether an h2c stream that failed certainly never reached the upstream's application. */
-function streamNeverProcessed(stream: http2.ClientHttp2Stream, slot: SessionSlot | undefined): boolean {
-  if (stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) return true;
-  // No id: it never left this process. Above the GOAWAY's last stream id: the peer says it did not touch it.
-  if (stream.id === undefined) return true;
-  return slot?.goawayLastStreamId !== undefined && stream.id > slot.goawayLastStreamId;
+  /** The h2c sessions (h2c-pool.ts). */
+  h2c: H2cPool;
 }
 
 /** Creates a forwarder. Pools and sessions are created lazily per upstream. */
@@ -200,8 +181,7 @@ export function createForwarder(options: ForwarderOptions = {}): Forwarder {
   const keepAliveMs = options.upstreamKeepAliveMs ?? 4_000;
   const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
   const pools = new Map<string, Pool>();
-  const sessions = new Map<string, SessionSlot[]>();
-  const streamsPerSession = options.maxStreamsPerSession ?? DEFAULT_STREAMS_PER_SESSION;
+  const h2c = new H2cPool({ maxStreamsPerSession: options.maxStreamsPerSession ?? DEFAULT_STREAMS_PER_SESSION, keepAliveMs });
   const retry = options.retry ? resolveRetryConfig(options.retry) : undefined;
 
   const shared: Shared = {
@@ -231,52 +211,8 @@ export function createForwarder(options: ForwarderOptions = {}): Forwarder {
       }
       return p;
     },
-    stream(upstream, headers, endStream) {
-      const slot = sessionWithRoom(upstream);
-      const stream = slot.session.request(headers, { endStream });
-      slot.active++;
-      stream.once('close', () => {
-        slot.active--;
-      });
-      return { stream, slot };
-    },
+    h2c,
   };
-
-  /** The first open session to `upstream` below its stream cap, else a new one (sessions stay few: 100 streams each). */
-  function sessionWithRoom(upstream: string): SessionSlot {
-    let slots = sessions.get(upstream);
-    if (slots !== undefined) {
-      for (const slot of slots) {
-        const s = slot.session;
-        if (s.closed || s.destroyed) continue;
-        if (slot.active < Math.min(streamsPerSession, slot.peerMaxStreams)) return slot;
-      }
-    } else {
-      slots = [];
-      sessions.set(upstream, slots);
-    }
-    const created = http2.connect(`http://${upstream}`, { maxSessionMemory: 10 });
-    const slot: SessionSlot = { session: created, active: 0, connected: false, goawayLastStreamId: undefined, peerMaxStreams: Infinity };
-    slots.push(slot);
-    created.once('connect', () => (slot.connected = true));
-    created.on('remoteSettings', (settings: http2.Settings) => (slot.peerMaxStreams = settings.maxConcurrentStreams ?? Infinity));
-    const forget = (): void => {
-      const list = sessions.get(upstream);
-      if (list === undefined) return;
-      const i = list.indexOf(slot);
-      if (i >= 0) list.splice(i, 1);
-      if (list.length === 0) sessions.delete(upstream);
-    };
-    created.on('error', forget); // streams see the error themselves
-    created.once('close', forget);
-    created.once('goaway', (_code: number, lastStreamId: number) => {
-      slot.goawayLastStreamId = lastStreamId;
-      forget();
-    });
-    created.setTimeout(keepAliveMs, () => created.close());
-    created.unref();
-    return slot;
-  }
 
   const forwarder: Forwarder = {
     forward(req, res, call) {
@@ -285,16 +221,13 @@ export function createForwarder(options: ForwarderOptions = {}): Forwarder {
     async closeUpstream(upstream) {
       const p = pools.get(upstream);
       pools.delete(upstream);
-      const slots = sessions.get(upstream);
-      sessions.delete(upstream);
-      for (const slot of slots ?? []) slot.session.destroy();
+      h2c.close(upstream);
       if (p) await p.destroy().catch(() => undefined);
     },
     async close() {
       const all = [...pools.values()];
       pools.clear();
-      for (const slots of sessions.values()) for (const slot of slots) slot.session.destroy();
-      sessions.clear();
+      h2c.closeAll();
       await Promise.all(all.map((p) => p.destroy().catch(() => undefined)));
     },
     get counters() {
@@ -529,7 +462,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const hasBody = this.#body !== null;
     let stream: http2.ClientHttp2Stream;
     try {
-      const opened = this.#s.stream(this.#call.upstream, out, !hasBody);
+      const opened = this.#s.h2c.stream(this.#call.upstream, out, !hasBody);
       stream = opened.stream;
       this.#h2slot = opened.slot;
     } catch (err) {
