@@ -6,6 +6,7 @@
  */
 import type { Clock, Cancel } from '../common/clock.js';
 import { createForwarder, type Forwarder } from '../common/http/forward.js';
+import { checkOptions, option, type OptionCheck } from '../common/options.js';
 import { pacedConnectPoolOptions } from '../common/http/upstream-connect.js';
 import type { Handler, UpgradeHandler } from '../common/http/types.js';
 import type { Logger } from '../common/logger.js';
@@ -71,7 +72,21 @@ export interface Activator {
   revisionState(namespace: string, revision: string): { waiting: number; active: number; capacity: number; healthyPods: number; mode: RevisionMode } | undefined;
 }
 
+/** What each of buildActivator's deps may be (its config is checked by resolveActivatorConfig). */
+const ACTIVATOR_DEPS: Readonly<Record<keyof ActivatorDeps, OptionCheck>> = {
+  revisions: option.object,
+  endpoints: option.object,
+  stats: option.object,
+  clock: option.object,
+  random: option.function,
+  logger: option.object,
+  config: option.object,
+  prober: option.function,
+};
+
+/** Throws a ConfigError naming a missing or bad dep, or each bad config key. */
 export function buildActivator(deps: ActivatorDeps): Activator {
+  checkOptions('buildActivator', deps, ACTIVATOR_DEPS, ['revisions', 'endpoints', 'stats', 'clock', 'random', 'logger']);
   const config = resolveActivatorConfig(deps.config ?? {});
   const { clock, logger } = deps;
   const reporter = new ConcurrencyReporter();

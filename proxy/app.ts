@@ -1,6 +1,7 @@
 /** Builds the queue-proxy from its parts: the request chain, listed once in request order, plus its admin and metrics handlers. */
 import { Breaker, QUEUE_FULL_BODY } from '../common/breaker.js';
 import { QueueFullError, type TideError } from '../common/errors.js';
+import { checkOptions, option, type OptionCheck } from '../common/options.js';
 import { systemClock, type Clock } from '../common/clock.js';
 import { callbackForward, createForwarder, type Forwarder } from '../common/http/forward.js';
 import { respondRawFailure, respondText, type Handler, type UpgradeHandler } from '../common/http/types.js';
@@ -73,11 +74,24 @@ export interface QueueProxy {
   close(): Promise<void>;
 }
 
+/** What each of buildQueueProxy's deps may be (its config is checked by the config reader). */
+const QUEUE_PROXY_DEPS: Readonly<Record<keyof QueueProxyDeps, OptionCheck>> = {
+  config: option.object,
+  clock: option.object,
+  logger: option.object,
+  random: option.function,
+  readiness: option.object,
+  forwarder: option.object,
+  circuit: (v) => (v === null ? undefined : option.object(v)),
+  processStartMs: option.nonNegativeNumber,
+};
+
 /**
  * Composes the queue-proxy. Never reads the environment and never listens.
  * The breaker exists only when CC ≥ 1 (§a4): capacity CC, queue 10 × CC.
  */
 export function buildQueueProxy(deps: QueueProxyDeps): QueueProxy {
+  checkOptions('buildQueueProxy', deps, QUEUE_PROXY_DEPS, ['config']);
   const { config } = deps;
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? silentLogger();

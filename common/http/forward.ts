@@ -11,7 +11,8 @@ import * as http2 from 'node:http2';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 import { systemClock, type Cancel, type Clock } from '../clock.js';
-import { RetryBudget, backoffMs, isRetryable, resolveRetryConfig, type RetryConfig } from '../retry-policy.js';
+import { checkOptions, option, type OptionCheck } from '../options.js';
+import { RETRY_OPTIONS, RetryBudget, backoffMs, isRetryable, resolveRetryConfig, type RetryConfig } from '../retry-policy.js';
 import { H2cPool, streamNeverProcessed, type SessionSlot } from './h2c-pool.js';
 import { downstreamHeadersFromRaw, downstreamResponseHeaders, upstreamRequestHeaders } from './proxy-headers.js';
 import { type ErrorCode, UpstreamAbortedError, UpstreamFailedError, UpstreamResetError, UpstreamTimeoutError } from '../errors.js';
@@ -175,8 +176,24 @@ interface Shared {
   h2c: H2cPool;
 }
 
-/** Creates a forwarder. Pools and sessions are created lazily per upstream. */
+/** What each option may be; createForwarder refuses anything else, naming the option. */
+const FORWARDER_OPTIONS: Readonly<Record<keyof ForwarderOptions, OptionCheck>> = {
+  clock: option.object,
+  random: option.function,
+  upstreamKeepAliveMs: option.positiveInt,
+  connectTimeoutMs: option.positiveInt,
+  connectionsPerUpstream: option.positiveInt,
+  timeoutBody: option.string,
+  retry: option.object,
+  upstreamPoolOptions: option.object,
+  upstreamH2: option.function,
+  maxStreamsPerSession: option.positiveInt,
+};
+
+/** Creates a forwarder. Pools and sessions are created lazily per upstream. Throws a ConfigError naming a bad option. */
 export function createForwarder(options: ForwarderOptions = {}): Forwarder {
+  checkOptions('createForwarder', options, FORWARDER_OPTIONS);
+  if (options.retry !== undefined) checkOptions('createForwarder retry', options.retry, RETRY_OPTIONS);
   const clock = options.clock ?? systemClock;
   const keepAliveMs = options.upstreamKeepAliveMs ?? 4_000;
   const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;

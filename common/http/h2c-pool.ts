@@ -5,6 +5,7 @@
  * Sessions idle for `keepAliveMs` are closed; a session that errors, closes or receives GOAWAY is forgotten.
  */
 import * as http2 from 'node:http2';
+import { checkOptions, option } from '../options.js';
 
 /** An h2c session to one upstream and the streams open on it. */
 export interface SessionSlot {
@@ -38,6 +39,7 @@ export class H2cPool {
   readonly #sessions = new Map<string, SessionSlot[]>();
 
   constructor(opts: H2cPoolOptions) {
+    checkOptions('H2cPool', opts, { maxStreamsPerSession: option.positiveInt, keepAliveMs: option.positiveInt }, ['maxStreamsPerSession', 'keepAliveMs']);
     this.#opts = opts;
   }
 

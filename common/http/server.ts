@@ -7,6 +7,7 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { systemClock, type Clock } from '../clock.js';
 import { BodyTooLargeError } from '../errors.js';
+import { checkOptions, option, type OptionCheck } from '../options.js';
 import { BODY_BYTES, respondRaw, respondText, type Handler, type ProxyRequest, type ProxyResponse, type UpgradeHandler } from './types.js';
 
 export interface ListenerOptions {
@@ -53,6 +54,24 @@ export const LISTENER_DEFAULTS: Readonly<Limits> = Object.freeze({
   http2MaxConcurrentStreams: 100,
   upgradeGraceMs: 60_000,
 });
+
+/** What each option may be; createListener refuses anything else, naming the option. */
+const LISTENER_OPTIONS: Readonly<Record<keyof ListenerOptions, OptionCheck>> = {
+  handler: option.function,
+  onUpgrade: option.function,
+  clock: option.object,
+  headersTimeoutMs: option.positiveInt,
+  requestTimeoutMs: option.nonNegativeInt,
+  keepAliveTimeoutMs: option.nonNegativeInt,
+  checkIntervalMs: option.positiveInt,
+  maxHeaderBytes: option.positiveInt,
+  maxHeaderCount: option.positiveInt,
+  maxBodyBytes: option.nonNegativeInt,
+  http2MaxConcurrentStreams: option.positiveInt,
+  upgradeGraceMs: option.nonNegativeInt,
+  onError: option.function,
+  onConnection: option.function,
+};
 
 export interface Listener {
   /** Starts accepting. Resolves the bound port (port 0 picks one). */
@@ -202,10 +221,11 @@ function admitChunk(self: LimitedRequest & { destroy(e: Error): void }, chunk: u
 
 /** Creates (does not start) a listener. */
 export function createListener(options: ListenerOptions): Listener {
+  checkOptions('createListener', options, LISTENER_OPTIONS, ['handler']);
   const limits: Limits = { ...LISTENER_DEFAULTS };
   for (const k of Object.keys(LISTENER_DEFAULTS) as (keyof Limits)[]) {
     const v = options[k];
-    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) limits[k] = v;
+    if (v !== undefined) limits[k] = v;
   }
   const clock = options.clock ?? systemClock;
   const handler = options.handler;
