@@ -1,5 +1,5 @@
 /**
- * The local backend (architecture.md, Backends): replicas are child processes on this machine. One object implements
+ * The local backend: replicas are child processes on this machine. One object implements
  * the three narrow interfaces the components depend on: ScaleTarget (autoscaler), EndpointsSource and RevisionSource
  * (activator and the front door).
  */

@@ -77,7 +77,7 @@ export class RevisionThrottler {
   readonly containerConcurrency: number;
   readonly #breaker: Breaker;
   readonly #policy: LbPolicy<PodTracker>;
-  /** Every usable pod by address (sorted order kept in #sorted). */
+  /** Every usable pod by address (this activator's share, in address order, is #assigned). */
   #trackers = new Map<string, PodTracker>();
   #assigned: PodTracker[] = [];
   #activatorIndex: number;
