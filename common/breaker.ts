@@ -3,7 +3,7 @@
  * Used by the queue-proxy (capacity = containerConcurrency, depth = 10 × CC) and by the activator
  * (per-revision breaker and non-blocking per-pod trackers).
  */
-import { DataPlaneError, type ErrorCode } from './errors.js';
+import { ConfigError, QueueFullError, type ConfigProblem } from './errors.js';
 
 /** Releases a slot. Idempotent: a second call does nothing. */
 export type Release = () => void;
@@ -15,8 +15,6 @@ export interface BreakerOptions {
   maxConcurrency: number;
   /** Running slots at start, in [0, maxConcurrency]. */
   initialCapacity: number;
-  /** Error code for "queue full" refusals. Default `QP_QUEUE_FULL`. */
-  fullCode?: ErrorCode;
 }
 
 interface Waiter {
@@ -27,13 +25,15 @@ interface Waiter {
   onAbort: (() => void) | undefined;
 }
 
+/** Knative's body for a breaker refusal. */
+export const QUEUE_FULL_BODY = 'pending request queue full';
+
 /** Largest breaker capacity Knative allows (2^31 − 1). */
 export const MAX_BREAKER_CAPACITY = 2_147_483_647;
 
 export class Breaker {
   readonly totalSlots: number;
   readonly #maxConcurrency: number;
-  readonly #fullCode: ErrorCode;
   #capacity: number;
   /** Admitted requests, waiting or running. */
   #inFlight = 0;
@@ -43,15 +43,16 @@ export class Breaker {
   #head = 0;
 
   constructor(opts: BreakerOptions) {
-    if (!(opts.queueDepth > 0)) throw new RangeError(`breaker queue depth must be > 0, got ${opts.queueDepth}`);
-    if (!(opts.maxConcurrency >= 0)) throw new RangeError(`breaker max concurrency must be >= 0, got ${opts.maxConcurrency}`);
+    const problems: ConfigProblem[] = [];
+    if (!(opts.queueDepth > 0)) problems.push({ key: 'queueDepth', message: `must be > 0, got ${opts.queueDepth}` });
+    if (!(opts.maxConcurrency >= 0)) problems.push({ key: 'maxConcurrency', message: `must be >= 0, got ${opts.maxConcurrency}` });
     if (!(opts.initialCapacity >= 0 && opts.initialCapacity <= opts.maxConcurrency)) {
-      throw new RangeError(`breaker initial capacity must be in [0, ${opts.maxConcurrency}], got ${opts.initialCapacity}`);
+      problems.push({ key: 'initialCapacity', message: `must be in [0, ${opts.maxConcurrency}], got ${opts.initialCapacity}` });
     }
+    if (problems.length > 0) throw new ConfigError('Breaker', problems);
     this.totalSlots = opts.queueDepth + opts.maxConcurrency;
     this.#maxConcurrency = opts.maxConcurrency;
     this.#capacity = opts.initialCapacity;
-    this.#fullCode = opts.fullCode ?? 'QP_QUEUE_FULL';
   }
 
   /** Admitted requests: waiting plus running (Knative's `InFlight`, the queue-depth gauge). */
@@ -85,13 +86,13 @@ export class Breaker {
   }
 
   /**
-   * Admits a request and resolves once it holds a running slot. Rejects at once with a DataPlaneError
+   * Admits a request and resolves once it holds a running slot. Rejects at once with a QueueFullError
    * (`pending request queue full`) when waiting plus running requests fill every slot, and with the
    * signal's reason if it aborts while waiting.
    */
   acquire(signal?: AbortSignal): Promise<Release> {
     if (this.#inFlight >= this.totalSlots) {
-      return Promise.reject(new DataPlaneError(this.#fullCode, 'pending request queue full'));
+      return Promise.reject(new QueueFullError(QUEUE_FULL_BODY));
     }
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     this.#inFlight++;

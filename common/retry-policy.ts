@@ -8,6 +8,7 @@
  * Envoy's full jitter (base 25 ms, cap 250 ms). The budget is Linkerd's (Finagle's): over a sliding window, retries may
  * add at most `budgetRatio` of the requests, plus a floor of `budgetMinPerSecond` so a quiet service can still retry.
  */
+import { option, type OptionCheck } from './options.js';
 
 export interface RetryConfig {
   /** Retries after the first attempt. Default 2. */
@@ -35,6 +36,17 @@ export const RETRY_DEFAULTS: Readonly<Required<RetryConfig>> = Object.freeze({
   budgetWindowMs: 10_000,
   maxBufferedBodyBytes: 64 * 1024,
 });
+
+/** What each retry setting may be (checked by the forwarder, which takes them as options). */
+export const RETRY_OPTIONS: Readonly<Record<keyof RetryConfig, OptionCheck>> = {
+  maxRetries: option.nonNegativeInt,
+  baseBackoffMs: option.nonNegativeInt,
+  maxBackoffMs: option.nonNegativeInt,
+  budgetRatio: (v) => (typeof v === 'number' && v >= 0 && v <= 1 ? undefined : `expected a number in [0, 1], got ${JSON.stringify(v)}`),
+  budgetMinPerSecond: option.nonNegativeNumber,
+  budgetWindowMs: option.positiveInt,
+  maxBufferedBodyBytes: option.nonNegativeInt,
+};
 
 /** Fills unset fields from RETRY_DEFAULTS. */
 export function resolveRetryConfig(config: RetryConfig | undefined): Readonly<Required<RetryConfig>> {

@@ -1,25 +1,27 @@
 /** Builds the queue-proxy from its parts: the request chain, listed once in request order, plus its admin and metrics handlers. */
-import { Breaker } from '../common/breaker.js';
+import { Breaker, QUEUE_FULL_BODY } from '../common/breaker.js';
+import { QueueFullError, type TideError } from '../common/errors.js';
+import { checkOptions, option, type OptionCheck } from '../common/options.js';
 import { systemClock, type Clock } from '../common/clock.js';
 import { callbackForward, createForwarder, type Forwarder } from '../common/http/forward.js';
-import { respondText, type Handler, type UpgradeHandler } from '../common/http/types.js';
+import { respondRawFailure, respondText, type Handler, type UpgradeHandler } from '../common/http/types.js';
 import { forwardUpgrade } from '../common/http/websocket.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import type { Stat } from '../common/stats.js';
 import type { QueueProxyConfig } from './config.js';
 import { Drainer } from './drainer.js';
-import { QueueStatReporter, RequestStats } from './request-stats.js';
+import { RequestStats } from '../common/request-stats.js';
+import { QueueStatReporter } from './request-stats.js';
 import { OpossumCircuit, type CircuitGate } from './http/circuit.js';
 import { QueueProxyMetrics } from './http/metrics.js';
 import { ReadinessProber, type ReadinessCheck } from './http/readiness-prober.js';
 import { FastRequest, type FastPathEnv } from './http/fast-path.js';
 import { appHearsH2, proxyToApp, rewriteForApp } from './http/reverse-proxy.js';
 import { withBreaker } from './http/with-breaker.js';
-import { withCircuit } from './http/with-circuit.js';
+import { CIRCUIT_OPEN, withCircuit } from './http/with-circuit.js';
 import { withDrain } from './http/with-drain.js';
 import { withRequestMetrics } from './http/with-request-metrics.js';
-import { withStats } from './http/with-stats.js';
-import { H, PROXY_REQUEST_ACTIVATOR } from '../common/http/headers.js';
+import { countIn, countOut, withStats } from './http/with-stats.js';
 
 const noRelease = (): void => undefined;
 
@@ -72,11 +74,24 @@ export interface QueueProxy {
   close(): Promise<void>;
 }
 
+/** What each of buildQueueProxy's deps may be (its config is checked by the config reader). */
+const QUEUE_PROXY_DEPS: Readonly<Record<keyof QueueProxyDeps, OptionCheck>> = {
+  config: option.object,
+  clock: option.object,
+  logger: option.object,
+  random: option.function,
+  readiness: option.object,
+  forwarder: option.object,
+  circuit: (v) => (v === null ? undefined : option.object(v)),
+  processStartMs: option.nonNegativeNumber,
+};
+
 /**
  * Composes the queue-proxy. Never reads the environment and never listens.
  * The breaker exists only when CC ≥ 1 (§a4): capacity CC, queue 10 × CC.
  */
 export function buildQueueProxy(deps: QueueProxyDeps): QueueProxy {
+  checkOptions('buildQueueProxy', deps, QUEUE_PROXY_DEPS, ['config']);
   const { config } = deps;
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? silentLogger();
@@ -191,21 +206,20 @@ export function buildQueueProxy(deps: QueueProxyDeps): QueueProxy {
   // for their lifetime (as a hijacked Knative request does).
   const onUpgrade: UpgradeHandler = (req, socket, head) => {
     drainer.requestSeen();
-    const proxied = req.headers[H.proxyRequest] === PROXY_REQUEST_ACTIVATOR;
-    stats.handle(proxied ? 'proxiedIn' : 'in', clock.now());
+    const proxied = countIn(stats, req, clock.now());
     let counted = true;
     const out = (): void => {
       if (!counted) return;
       counted = false;
-      stats.handle(proxied ? 'proxiedOut' : 'out', clock.now());
+      countOut(stats, proxied, clock.now());
     };
-    const refuse = (status: string, body: string): void => {
+    const refuse = (err: TideError): void => {
       out();
-      socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      respondRawFailure(socket, err);
     };
     if (circuit?.isRejecting()) {
       onCircuitReject();
-      refuse('503 Service Unavailable', 'circuit open');
+      refuse(CIRCUIT_OPEN);
       return;
     }
     const relay = (release: () => void): void => {
@@ -235,14 +249,14 @@ export function buildQueueProxy(deps: QueueProxyDeps): QueueProxy {
         }
         relay(release);
       },
-      () => {
+      (err: unknown) => {
         socket.off('close', onClose);
         if (socket.destroyed) {
           out();
           return;
         }
         metrics.breakerOverflow();
-        refuse('503 Service Unavailable', 'pending request queue full');
+        refuse(err instanceof QueueFullError ? err : new QueueFullError(QUEUE_FULL_BODY));
       },
     );
   };

@@ -1,5 +1,5 @@
 /** Which requests are probes, and the answers the drainer gives them (knative-reference §a6, §a9); pure. */
-import { H, PROBE_USER_AGENTS } from '../common/http/headers.js';
+import { H, PROBE_USER_AGENTS, firstHeader as first, isKubeletProbe, type HeaderValues } from '../common/http/headers.js';
 
 /** `K-Network-Probe` value that asks the queue-proxy whether the app is ready. */
 export const QUEUE_PROBE_VALUE = 'queue';
@@ -14,11 +14,7 @@ export type ProbeKind =
   /** A user request. */
   | 'none';
 
-type Headers = Readonly<Record<string, string | string[] | undefined>>;
-
-function first(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
-}
+type Headers = HeaderValues;
 
 /**
  * Classifies a request from its headers (§a6). A health check is a User-Agent starting `kube-probe/`,
@@ -29,9 +25,8 @@ export function classifyProbe(headers: Headers): ProbeKind {
   const np = first(headers[H.networkProbe]);
   const ua = first(headers[H.userAgent]);
   if (
-    headers[H.kubeletProbe] !== undefined ||
-    (ua !== undefined &&
-      (ua.startsWith(PROBE_USER_AGENTS.kubelet) || ua.startsWith(PROBE_USER_AGENTS.activator) || ua.startsWith(PROBE_USER_AGENTS.autoscaler))) ||
+    isKubeletProbe(headers) ||
+    (ua !== undefined && (ua.startsWith(PROBE_USER_AGENTS.activator) || ua.startsWith(PROBE_USER_AGENTS.autoscaler))) ||
     np === QUEUE_PROBE_VALUE
   ) {
     return 'health';

@@ -3,58 +3,7 @@
  * time-weighted concurrency and request count per revision, an immediate "poke" on the first request for a revision
  * with no entry, and the first-report adjustment that keeps the poke from being counted twice.
  */
-
-/** Time-weighted in-flight count and arrivals over one reporting period (Knative `network.RequestStats`). */
-export class RequestStats {
-  #concurrency = 0;
-  #lastChangeMs: number;
-  #periodStartMs: number;
-  /** ∫ concurrency dt over the period so far, in request·ms. */
-  #weightedMs = 0;
-  #requestCount = 0;
-
-  constructor(nowMs: number) {
-    this.#lastChangeMs = nowMs;
-    this.#periodStartMs = nowMs;
-  }
-
-  get concurrency(): number {
-    return this.#concurrency;
-  }
-
-  requestIn(nowMs: number): void {
-    this.#advance(nowMs);
-    this.#concurrency++;
-    this.#requestCount++;
-  }
-
-  requestOut(nowMs: number): void {
-    this.#advance(nowMs);
-    if (this.#concurrency > 0) this.#concurrency--;
-  }
-
-  /**
-   * Closes the period at `nowMs` and starts the next one. Average concurrency = ∫ concurrency dt / period length
-   * (0 for an empty period); request count = arrivals in the period.
-   */
-  report(nowMs: number): { averageConcurrency: number; requestCount: number } {
-    this.#advance(nowMs);
-    const periodMs = nowMs - this.#periodStartMs;
-    const averageConcurrency = periodMs > 0 ? this.#weightedMs / periodMs : this.#concurrency;
-    const requestCount = this.#requestCount;
-    this.#periodStartMs = nowMs;
-    this.#weightedMs = 0;
-    this.#requestCount = 0;
-    return { averageConcurrency, requestCount };
-  }
-
-  #advance(nowMs: number): void {
-    if (nowMs > this.#lastChangeMs) {
-      this.#weightedMs += this.#concurrency * (nowMs - this.#lastChangeMs);
-      this.#lastChangeMs = nowMs;
-    }
-  }
-}
+import { RequestStats } from '../../common/request-stats.js';
 
 /** One revision's stat as the activator sends it. */
 export interface DemandStat {
@@ -90,13 +39,13 @@ export class ConcurrencyReporter {
       this.#entries.set(key, entry);
       poke = { key, averageConcurrency: 1, requestCount: 1 };
     }
-    entry.stats.requestIn(nowMs);
+    entry.stats.handle('in', nowMs);
     return poke;
   }
 
   /** Records a completion. A completion for a revision whose entry was deleted is ignored. */
   requestOut(key: string, nowMs: number): void {
-    this.#entries.get(key)?.stats.requestOut(nowMs);
+    this.#entries.get(key)?.stats.handle('out', nowMs);
   }
 
   /**
@@ -110,7 +59,8 @@ export class ConcurrencyReporter {
       const r = entry.stats.report(nowMs);
       const adj = entry.firstAdjustment;
       entry.firstAdjustment = 0;
-      if (r.averageConcurrency === 0) this.#entries.delete(key);
+      // An empty period (two reports in the same ms) averages 0: the entry stays while requests are in flight.
+      if (r.averageConcurrency === 0 && entry.stats.concurrency === 0) this.#entries.delete(key);
       out.push({
         key,
         averageConcurrency: Math.max(r.averageConcurrency - adj, 0),

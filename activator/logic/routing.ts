@@ -1,9 +1,9 @@
 /** What the activator does with a request before any revision logic (knative-reference §b2 handler chain, §a9 headers). */
-import { H, PROBE_USER_AGENTS } from '../../common/http/headers.js';
+import { H, firstHeader as first, isKubeletProbe, type HeaderValues } from '../../common/http/headers.js';
 import type { RevisionInfo, RevisionSource } from '../endpoints.js';
 
 /** Header values as node gives them. */
-export type Headers = Readonly<Record<string, string | string[] | undefined>>;
+export type Headers = HeaderValues;
 
 export type Route =
   /** kubelet probe / health check: 200, or 500 when not ready. */
@@ -18,10 +18,6 @@ export type Route =
   | { kind: 'unknown-revision' }
   | { kind: 'revision'; revision: RevisionInfo };
 
-function first(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
-}
-
 /** Host without port, lower-cased: `Hello.Default:8080` → `hello.default`, `[::1]:80` → `[::1]`. */
 export function normalizeHost(host: string): string {
   const h = host.trim().toLowerCase();
@@ -32,12 +28,6 @@ export function normalizeHost(host: string): string {
   const colon = h.lastIndexOf(':');
   const bare = colon >= 0 ? h.slice(0, colon) : h;
   return bare.endsWith('.') ? bare.slice(0, -1) : bare;
-}
-
-/** True for kubelet probes (`kube-probe/` UA or the deprecated `K-Kubelet-Probe` header), §a9. */
-export function isKubeletProbe(headers: Headers): boolean {
-  const ua = first(headers[H.userAgent]);
-  return (ua !== undefined && ua.startsWith(PROBE_USER_AGENTS.kubelet)) || headers[H.kubeletProbe] !== undefined;
 }
 
 /**

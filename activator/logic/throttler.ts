@@ -20,7 +20,7 @@ export class PodTracker implements PolicyTracker {
     this.address = address;
     this.#breaker =
       containerConcurrency > 0
-        ? new Breaker({ queueDepth: 1, maxConcurrency: containerConcurrency, initialCapacity: containerConcurrency, fullCode: 'ACT_QUEUE_FULL' })
+        ? new Breaker({ queueDepth: 1, maxConcurrency: containerConcurrency, initialCapacity: containerConcurrency })
         : undefined;
   }
 
@@ -77,7 +77,7 @@ export class RevisionThrottler {
   readonly containerConcurrency: number;
   readonly #breaker: Breaker;
   readonly #policy: LbPolicy<PodTracker>;
-  /** Every usable pod by address (sorted order kept in #sorted). */
+  /** Every usable pod by address (this activator's share, in address order, is #assigned). */
   #trackers = new Map<string, PodTracker>();
   #assigned: PodTracker[] = [];
   #activatorIndex: number;
@@ -95,7 +95,6 @@ export class RevisionThrottler {
       queueDepth: MAX_BREAKER_CAPACITY,
       maxConcurrency: MAX_BREAKER_CAPACITY,
       initialCapacity: 0,
-      fullCode: 'ACT_QUEUE_FULL',
     });
   }
 

@@ -1,7 +1,7 @@
 /** One scrape of a revision: Knative's direct pod sampling, old pods preferred (knative-reference §c2, `stats_scraper.go`). */
 import type { PodInfo } from '../backend.js';
 import { sampleSize, scaleSample } from '../metrics/collector.js';
-import { DataPlaneError } from '../../common/errors.js';
+import { ScrapeFailedError } from '../../common/errors.js';
 import type { Stat } from '../../common/stats.js';
 
 /** The outcome of a successful revision scrape. */
@@ -41,7 +41,7 @@ function shuffle<T>(items: T[], random: (() => number) | undefined): T[] {
  * an answer the whole scrape fails (Knative: "partial success → error, nothing recorded").
  *
  * Resolves to undefined when no pod is ready (Knative records nothing and reports no error then).
- * Rejects with `AS_SCRAPE_FAILED` when fewer than n pods answered.
+ * Rejects with a ScrapeFailedError (`SCRAPE_FAILED`) when fewer than n pods answered.
  *
  * @example 10 ready pods → 7 workers; each answer is summed, divided by 7 and multiplied by 10.
  */
@@ -70,7 +70,7 @@ export async function samplePods(pods: readonly PodInfo[], opts: PodSamplerOptio
   const results = await Promise.all(Array.from({ length: n }, worker));
   const answered = results.filter(Boolean).length;
   if (answered < n) {
-    throw new DataPlaneError('AS_SCRAPE_FAILED', `scraped ${answered} of ${n} sampled pods (${total} ready): ${lastError instanceof Error ? lastError.message : String(lastError)}`, {
+    throw new ScrapeFailedError(`scraped ${answered} of ${n} sampled pods (${total} ready): ${lastError instanceof Error ? lastError.message : String(lastError)}`, {
       cause: lastError,
     });
   }

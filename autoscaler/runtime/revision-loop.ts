@@ -10,7 +10,7 @@ import { RevisionScaler, revisionScalerSpec, type PaState, type RoutingMode } fr
 import { samplePods } from './pod-sampler.js';
 import type { RevisionSample } from './sample-history.js';
 import type { Cancel, Clock } from '../../common/clock.js';
-import { DataPlaneError } from '../../common/errors.js';
+import { ScrapeFailedError } from '../../common/errors.js';
 import type { Logger } from '../../common/logger.js';
 import type { Stat } from '../../common/stats.js';
 
@@ -196,7 +196,7 @@ export class RevisionLoop {
     for (const cancel of this.#timers.splice(0)) cancel();
     this.#requeue?.();
     this.#requeue = undefined;
-    for (const fail of [...this.#deadlines]) fail(new DataPlaneError('AS_SCRAPE_FAILED', 'autoscaler stopped'));
+    for (const fail of [...this.#deadlines]) fail(new ScrapeFailedError('autoscaler stopped'));
   }
 
   /** Applies a changed spec: windows resize, the decider and scaler use it from the next tick (§c3, §c6). */
@@ -404,7 +404,7 @@ export class RevisionLoop {
     }
   }
 
-  /** Rejects with AS_SCRAPE_FAILED if `p` has not settled after `ms` on the clock (a slow or hostile pod). */
+  /** Rejects with a ScrapeFailedError if `p` has not settled after `ms` on the clock (a slow or hostile pod). */
   #withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let settled = false;
@@ -418,7 +418,7 @@ export class RevisionLoop {
       const fail = (reason: Error): void => {
         if (settle()) reject(reason);
       };
-      const cancel = this.#deps.clock.setTimeout(() => fail(new DataPlaneError('AS_SCRAPE_FAILED', `${what}: no answer within ${ms} ms`)), ms);
+      const cancel = this.#deps.clock.setTimeout(() => fail(new ScrapeFailedError(`${what}: no answer within ${ms} ms`)), ms);
       this.#deadlines.add(fail);
       p.then(
         (v) => {

@@ -11,9 +11,12 @@ import * as http2 from 'node:http2';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 import { systemClock, type Cancel, type Clock } from '../clock.js';
-import { RetryBudget, backoffMs, isRetryable, resolveRetryConfig, type RetryConfig } from '../retry-policy.js';
+import { checkOptions, option, type OptionCheck } from '../options.js';
+import { RETRY_OPTIONS, RetryBudget, backoffMs, isRetryable, resolveRetryConfig, type RetryConfig } from '../retry-policy.js';
+import { H2cPool, streamNeverProcessed, type SessionSlot } from './h2c-pool.js';
 import { downstreamHeadersFromRaw, downstreamResponseHeaders, upstreamRequestHeaders } from './proxy-headers.js';
-import { receivedBodyBytes, respondText, type OutgoingHeaders, type ProxyRequest, type ProxyResponse } from './types.js';
+import { type ErrorCode, UnforwardableError, UpstreamAbortedError, UpstreamFailedError, UpstreamResetError, UpstreamTimeoutError } from '../errors.js';
+import { hasBody, receivedBodyBytes, respondFailure, type OutgoingHeaders, type ProxyRequest, type ProxyResponse } from './types.js';
 
 export { synthesizeForwarded, upstreamRequestHeaders } from './proxy-headers.js';
 
@@ -86,7 +89,10 @@ export interface ForwardOutcome {
   requestBytes: number;
   /** Response body bytes written to the client. */
   responseBytes: number;
-  /** Error code of the failure, e.g. 'ECONNREFUSED', 'UND_ERR_SOCKET', 'HTTP_UPSTREAM_TIMEOUT'. */
+  /**
+   * What failed: an errors.ts code for the proxy's own outcomes (`UPSTREAM_TIMEOUT`, `BODY_TOO_LARGE`, `CLIENT_GONE`),
+   * else the underlying failure's code (`ECONNREFUSED`, `UND_ERR_SOCKET`, `H2_RST_<code>` for a stream reset).
+   */
   errorCode?: string;
 }
 
@@ -137,7 +143,11 @@ function requestPath(url: string | undefined): string {
   }
 }
 
-const TIMEOUT_CODE = 'HTTP_UPSTREAM_TIMEOUT';
+const TIMEOUT_CODE: ErrorCode = 'UPSTREAM_TIMEOUT';
+const BODY_TOO_LARGE: ErrorCode = 'BODY_TOO_LARGE';
+const CLIENT_GONE: ErrorCode = 'CLIENT_GONE';
+/** How the proxy aborts an undici request it gave up (timeout, client gone): shared, it carries nothing per request. */
+const ABORTED = new UpstreamAbortedError();
 
 /**
  * Errors thrown while the upstream request is being formed (undici's or node:http2's argument checks): the client's
@@ -154,17 +164,11 @@ const UNFORWARDABLE: ReadonlySet<string> = new Set([
   'ERR_HTTP2_HEADER_SINGLE_VALUE',
   'ERR_HTTP2_INVALID_PSEUDOHEADER',
 ]);
-const BODY_TOO_LARGE = 'HTTP_BODY_TOO_LARGE';
 
-class AbortedByProxy extends Error {
-  readonly code: string;
-  constructor(code: string) {
-    super(code);
-    this.code = code;
-  }
-}
-
+/** The failure's own code, as relayed in a 502 body and ForwardOutcome.errorCode: the errno for a connect failure. */
 function errorCode(err: unknown): string {
+  // The stream's RST_STREAM code tells more than UPSTREAM_RESET.
+  if (err instanceof UpstreamResetError) return `H2_RST_${err.rstCode}`;
   const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
   if (e && typeof e.code === 'string') {
     // undici wraps connect failures in UND_ERR_SOCKET/other errors with the errno in `cause`; node:http2 cancels the
@@ -184,38 +188,33 @@ interface Shared {
   counters: { retriesAttempted: number; retryBudgetExhausted: number };
   upstreamH2: (req: ProxyRequest) => boolean;
   pool(upstream: string): Pool;
-  /** Opens a stream on a session to `upstream` with a free stream slot (a new session if none has one). */
-  stream(upstream: string, headers: http2.OutgoingHttpHeaders, endStream: boolean): { stream: http2.ClientHttp2Stream; slot: SessionSlot };
+  /** The h2c sessions (h2c-pool.ts). */
+  h2c: H2cPool;
 }
 
-/** An h2c session to one upstream and the streams open on it. */
-interface SessionSlot {
-  readonly session: http2.ClientHttp2Session;
-  active: number;
-  /** The connection was made: a stream opened on it may have reached the upstream. */
-  connected: boolean;
-  /** From the peer's GOAWAY: streams above this id were never processed (RFC 9113 §6.8), so they are safe to resend. */
-  goawayLastStreamId: number | undefined;
-  /** The peer's SETTINGS_MAX_CONCURRENT_STREAMS; unlimited (the protocol default) until its SETTINGS arrive. */
-  peerMaxStreams: number;
-}
+/** What each option may be; createForwarder refuses anything else, naming the option. */
+const FORWARDER_OPTIONS: Readonly<Record<keyof ForwarderOptions, OptionCheck>> = {
+  clock: option.object,
+  random: option.function,
+  upstreamKeepAliveMs: option.positiveInt,
+  connectTimeoutMs: option.positiveInt,
+  connectionsPerUpstream: option.positiveInt,
+  timeoutBody: option.string,
+  retry: option.object,
+  upstreamPoolOptions: option.object,
+  upstreamH2: option.function,
+  maxStreamsPerSession: option.positiveInt,
+};
 
-/** Whether an h2c stream that failed certainly never reached the upstream's application. */
-function streamNeverProcessed(stream: http2.ClientHttp2Stream, slot: SessionSlot | undefined): boolean {
-  if (stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) return true;
-  // No id: it never left this process. Above the GOAWAY's last stream id: the peer says it did not touch it.
-  if (stream.id === undefined) return true;
-  return slot?.goawayLastStreamId !== undefined && stream.id > slot.goawayLastStreamId;
-}
-
-/** Creates a forwarder. Pools and sessions are created lazily per upstream. */
+/** Creates a forwarder. Pools and sessions are created lazily per upstream. Throws a ConfigError naming a bad option. */
 export function createForwarder(options: ForwarderOptions = {}): Forwarder {
+  checkOptions('createForwarder', options, FORWARDER_OPTIONS);
+  if (options.retry !== undefined) checkOptions('createForwarder retry', options.retry, RETRY_OPTIONS);
   const clock = options.clock ?? systemClock;
   const keepAliveMs = options.upstreamKeepAliveMs ?? 4_000;
   const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
   const pools = new Map<string, Pool>();
-  const sessions = new Map<string, SessionSlot[]>();
-  const streamsPerSession = options.maxStreamsPerSession ?? DEFAULT_STREAMS_PER_SESSION;
+  const h2c = new H2cPool({ maxStreamsPerSession: options.maxStreamsPerSession ?? DEFAULT_STREAMS_PER_SESSION, keepAliveMs });
   const retry = options.retry ? resolveRetryConfig(options.retry) : undefined;
 
   const shared: Shared = {
@@ -247,52 +246,8 @@ export function createForwarder(options: ForwarderOptions = {}): Forwarder {
       }
       return p;
     },
-    stream(upstream, headers, endStream) {
-      const slot = sessionWithRoom(upstream);
-      const stream = slot.session.request(headers, { endStream });
-      slot.active++;
-      stream.once('close', () => {
-        slot.active--;
-      });
-      return { stream, slot };
-    },
+    h2c,
   };
-
-  /** The first open session to `upstream` below its stream cap, else a new one (sessions stay few: 100 streams each). */
-  function sessionWithRoom(upstream: string): SessionSlot {
-    let slots = sessions.get(upstream);
-    if (slots !== undefined) {
-      for (const slot of slots) {
-        const s = slot.session;
-        if (s.closed || s.destroyed) continue;
-        if (slot.active < Math.min(streamsPerSession, slot.peerMaxStreams)) return slot;
-      }
-    } else {
-      slots = [];
-      sessions.set(upstream, slots);
-    }
-    const created = http2.connect(`http://${upstream}`, { maxSessionMemory: 10 });
-    const slot: SessionSlot = { session: created, active: 0, connected: false, goawayLastStreamId: undefined, peerMaxStreams: Infinity };
-    slots.push(slot);
-    created.once('connect', () => (slot.connected = true));
-    created.on('remoteSettings', (settings: http2.Settings) => (slot.peerMaxStreams = settings.maxConcurrentStreams ?? Infinity));
-    const forget = (): void => {
-      const list = sessions.get(upstream);
-      if (list === undefined) return;
-      const i = list.indexOf(slot);
-      if (i >= 0) list.splice(i, 1);
-      if (list.length === 0) sessions.delete(upstream);
-    };
-    created.on('error', forget); // streams see the error themselves
-    created.once('close', forget);
-    created.once('goaway', (_code: number, lastStreamId: number) => {
-      slot.goawayLastStreamId = lastStreamId;
-      forget();
-    });
-    created.setTimeout(keepAliveMs, () => created.close());
-    created.unref();
-    return slot;
-  }
 
   const forwarder: Forwarder = {
     forward(req, res, call) {
@@ -301,16 +256,13 @@ export function createForwarder(options: ForwarderOptions = {}): Forwarder {
     async closeUpstream(upstream) {
       const p = pools.get(upstream);
       pools.delete(upstream);
-      const slots = sessions.get(upstream);
-      sessions.delete(upstream);
-      for (const slot of slots ?? []) slot.session.destroy();
+      h2c.close(upstream);
       if (p) await p.destroy().catch(() => undefined);
     },
     async close() {
       const all = [...pools.values()];
       pools.clear();
-      for (const slots of sessions.values()) for (const slot of slots) slot.session.destroy();
-      sessions.clear();
+      h2c.closeAll();
       await Promise.all(all.map((p) => p.destroy().catch(() => undefined)));
     },
     get counters() {
@@ -394,10 +346,10 @@ class Exchange implements Dispatcher.DispatchHandler {
     const headers = upstreamRequestHeaders(this.#req);
     try {
       this.#call.rewriteHeaders?.(headers, this.#req);
-    } catch {
-      // A bug in the caller's hook: the request cannot be sent as intended; never send it half-rewritten.
-      const wrote = respondText(res, 500, 'internal error');
-      this.#finish('upstream-error', 'REWRITE_FAILED', true, wrote ? 500 : 0);
+    } catch (err) {
+      // A bug in the caller's hook: the request cannot be sent as intended; never send it half-rewritten (500).
+      const wrote = respondFailure(res, err);
+      this.#finish('upstream-error', errorCode(err), true, wrote ? res.statusCode : 0);
       return;
     }
     // `te: trailers` is kept for h2 clients (gRPC); on HTTP/1.1 TE is hop-by-hop, so it stays behind.
@@ -405,7 +357,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#headers = headers;
     this.#armTimer();
     if (this.#done) return;
-    if (!this.#hasBody()) {
+    if (!hasBody(this.#req)) {
       this.#attempt();
       return;
     }
@@ -418,16 +370,6 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.#bodyReplayable = false;
       this.#attempt();
     }
-  }
-
-  #hasBody(): boolean {
-    const h = this.#req.headers;
-    if (this.#isH2) {
-      // h2: END_STREAM on HEADERS means no body.
-      return !(this.#req as http2.Http2ServerRequest).stream.endAfterHeaders;
-    }
-    const cl = h['content-length'];
-    return (cl !== undefined && cl !== '0') || h['transfer-encoding'] !== undefined;
   }
 
   #bufferBodyThenAttempt(expected: number): void {
@@ -538,7 +480,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   #abortH1(): void {
     const controller = this.#controller;
     if (controller === undefined || controller.aborted) return;
-    controller.abort(new AbortedByProxy('ABORTED'));
+    controller.abort(ABORTED);
   }
 
   // ---- h2c via node:http2 -----------------------------------------------------------------------------------------
@@ -555,7 +497,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const hasBody = this.#body !== null;
     let stream: http2.ClientHttp2Stream;
     try {
-      const opened = this.#s.stream(this.#call.upstream, out, !hasBody);
+      const opened = this.#s.h2c.stream(this.#call.upstream, out, !hasBody);
       stream = opened.stream;
       this.#h2slot = opened.slot;
     } catch (err) {
@@ -592,7 +534,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     stream.once('close', () => {
       if (this.#done) return;
       // Closed without 'end' or 'error': an RST_STREAM from the upstream.
-      this.#fail(new AbortedByProxy(`H2_RST_${stream.rstCode}`), streamNeverProcessed(stream, this.#h2slot));
+      this.#fail(new UpstreamResetError(stream.rstCode), streamNeverProcessed(stream, this.#h2slot));
     });
     if (hasBody) {
       const body = this.#body;
@@ -704,7 +646,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     if (neverSent && !this.#responseStarted && UNFORWARDABLE.has(code)) {
       this.#call.onResponseStart?.(400, this.#req);
-      const wrote = respondText(this.#res, 400, `request cannot be forwarded: ${code}`);
+      const wrote = respondFailure(this.#res, new UnforwardableError(code, { cause: err }));
       this.#finish('unforwardable', code, true, wrote ? 400 : 0);
       return;
     }
@@ -719,7 +661,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       }
       this.#abortUpstream();
       this.#call.onResponseStart?.(502, this.#req);
-      const wrote = respondText(this.#res, 502, `upstream error: ${code}`);
+      const wrote = respondFailure(this.#res, new UpstreamFailedError(code, { cause: err }));
       this.#finish('upstream-error', code, connectFailure, wrote ? 502 : 0);
       return;
     }
@@ -762,13 +704,13 @@ class Exchange implements Dispatcher.DispatchHandler {
       // Someone else answered: the listener's 413 for a streamed body over the limit.
       this.#abortUpstream();
       const status = res.statusCode;
-      this.#finish(status === 413 ? 'body-too-large' : 'client-gone', status === 413 ? BODY_TOO_LARGE : 'CLIENT_GONE', false, status);
+      this.#finish(status === 413 ? 'body-too-large' : 'client-gone', status === 413 ? BODY_TOO_LARGE : CLIENT_GONE, false, status);
       return;
     }
     // 'close' before we ended the response: the client went away.
     this.#clientGone = true;
     this.#abortUpstream();
-    this.#finish('client-gone', 'CLIENT_GONE', !this.#started(), this.#responseStarted ? this.#status : 0);
+    this.#finish('client-gone', CLIENT_GONE, !this.#started(), this.#responseStarted ? this.#status : 0);
   };
 
   #abortUpstream(): void {
@@ -824,7 +766,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const body = this.#s.timeoutBody;
     if (!this.#responseStarted && !this.#res.headersSent) {
       this.#call.onResponseStart?.(504, this.#req);
-      const wrote = respondText(this.#res, 504, body);
+      const wrote = respondFailure(this.#res, new UpstreamTimeoutError(body));
       this.#finish('timeout', TIMEOUT_CODE, !this.#started(), wrote ? 504 : 0);
       return;
     }

@@ -57,3 +57,17 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'transfer-encoding',
   'upgrade',
 ]);
+
+/** Header values as node gives them. */
+export type HeaderValues = Readonly<Record<string, string | string[] | undefined>>;
+
+/** The first value of a header (node gives a list for a few repeated headers). */
+export function firstHeader(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** True for kubelet probes: a `kube-probe/` User-Agent or the deprecated `K-Kubelet-Probe` header (§a6, §a9). */
+export function isKubeletProbe(headers: HeaderValues): boolean {
+  const ua = firstHeader(headers[H.userAgent]);
+  return (ua !== undefined && ua.startsWith(PROBE_USER_AGENTS.kubelet)) || headers[H.kubeletProbe] !== undefined;
+}

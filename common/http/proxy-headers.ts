@@ -4,7 +4,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { util as undiciUtil } from 'undici';
-import { H, HOP_BY_HOP } from './headers.js';
+import { H, HOP_BY_HOP, firstHeader } from './headers.js';
 import type { OutgoingHeaders, ProxyRequest } from './types.js';
 
 /**
@@ -53,9 +53,9 @@ export function synthesizeForwarded(xff: string, xfp: string, xfh: string): stri
   return out;
 }
 
+/** A header's first value, trimmed; '' when absent. */
 function first(v: string | string[] | undefined): string {
-  if (v === undefined) return '';
-  return (Array.isArray(v) ? (v[0] ?? '') : v).trim();
+  return (firstHeader(v) ?? '').trim();
 }
 
 /**

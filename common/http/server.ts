@@ -6,10 +6,11 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { systemClock, type Clock } from '../clock.js';
-import { DataPlaneError } from '../errors.js';
+import { BodyTooLargeError } from '../errors.js';
+import { checkOptions, option, type OptionCheck } from '../options.js';
 import { ConnectionGuard, type SessionState } from './connection-guard.js';
 import { H } from './headers.js';
-import { BODY_BYTES, respondText, type Handler, type ProxyRequest, type ProxyResponse, type UpgradeHandler } from './types.js';
+import { BODY_BYTES, respondRaw, respondText, type Handler, type ProxyRequest, type ProxyResponse, type UpgradeHandler } from './types.js';
 
 export interface ListenerOptions {
   handler: Handler;
@@ -78,6 +79,29 @@ export const LISTENER_DEFAULTS: Readonly<Limits> = Object.freeze({
 
 /** At most one connection-limit notice per this long. */
 const NOTICE_INTERVAL_MS = 10_000;
+
+/** What each option may be; createListener refuses anything else, naming the option. */
+const LISTENER_OPTIONS: Readonly<Record<keyof ListenerOptions, OptionCheck>> = {
+  handler: option.function,
+  onUpgrade: option.function,
+  clock: option.object,
+  headersTimeoutMs: option.positiveInt,
+  requestTimeoutMs: option.nonNegativeInt,
+  keepAliveTimeoutMs: option.nonNegativeInt,
+  checkIntervalMs: option.positiveInt,
+  maxHeaderBytes: option.positiveInt,
+  maxHeaderCount: option.positiveInt,
+  maxBodyBytes: option.nonNegativeInt,
+  http2MaxConcurrentStreams: option.positiveInt,
+  http2IdleTimeoutMs: option.nonNegativeInt,
+  http2ResetBurst: option.positiveInt,
+  http2ResetRate: option.nonNegativeNumber,
+  maxConnections: option.nonNegativeInt,
+  upgradeGraceMs: option.nonNegativeInt,
+  onError: option.function,
+  onConnection: option.function,
+  onNotice: option.function,
+};
 
 export interface Listener {
   /** Starts accepting. Resolves the bound port (port 0 picks one). */
@@ -243,7 +267,7 @@ interface LimitedRequest {
 
 /**
  * Counts body bytes as the parser pushes them. Past the limit: answers 413 (Connection: close) if nothing was
- * written yet, then errors the request stream with HTTP_BODY_TOO_LARGE, which aborts any upstream request reading it.
+ * written yet, then errors the request stream with a BodyTooLargeError, which aborts any upstream request reading it.
  * Returns true if `chunk` may be pushed.
  */
 function admitChunk(self: LimitedRequest & { destroy(e: Error): void }, chunk: unknown): boolean {
@@ -257,16 +281,17 @@ function admitChunk(self: LimitedRequest & { destroy(e: Error): void }, chunk: u
     if ('shouldKeepAlive' in res) res.shouldKeepAlive = false;
     respondText(res, 413, STATUS_TEXT[413] ?? '');
   }
-  self.destroy(new DataPlaneError('HTTP_BODY_TOO_LARGE', `request body over ${limit} bytes`));
+  self.destroy(new BodyTooLargeError(limit));
   return false;
 }
 
 /** Creates (does not start) a listener. */
 export function createListener(options: ListenerOptions): Listener {
+  checkOptions('createListener', options, LISTENER_OPTIONS, ['handler']);
   const limits: Limits = { ...LISTENER_DEFAULTS };
   for (const k of Object.keys(LISTENER_DEFAULTS) as (keyof Limits)[]) {
     const v = options[k];
-    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) limits[k] = v;
+    if (v !== undefined) limits[k] = v;
   }
   const clock = options.clock ?? systemClock;
   const handler = options.handler;
@@ -460,9 +485,7 @@ export function createListener(options: ListenerOptions): Listener {
     socket.on('error', noop);
     const status = validateHttp1(req, limits) || (onUpgrade ? 0 : 501);
     if (status !== 0) {
-      socket.end(
-        `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
-      );
+      respondRaw(socket, status, '');
       socket.destroySoon();
       return;
     }

@@ -6,7 +6,7 @@
 import type * as http from 'node:http';
 import * as net from 'node:net';
 import { upstreamRequestHeaders } from './proxy-headers.js';
-import type { OutgoingHeaders } from './types.js';
+import { respondRaw, type OutgoingHeaders } from './types.js';
 
 export interface UpgradeCall {
   /** 'host:port' of the upstream. */
@@ -82,10 +82,7 @@ export function forwardUpgrade(req: http.IncomingMessage, client: net.Socket, he
   const fail = (): void => {
     if (!responded && !client.destroyed && client.writable) {
       responded = true;
-      const body = 'upstream error';
-      client.end(
-        `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
-      );
+      respondRaw(client, 502, 'upstream error');
       client.destroySoon();
     } else {
       client.destroy();

@@ -1,18 +1,21 @@
 /**
  * The common path of the request chain in one object per request: no circuit, a free breaker slot (or no breaker), so
- * nothing waits. It does what stages 2, 3, 5 and 6 of app.ts's chain do for such a request (request metrics, stats,
- * the slot's release, app metrics), in the same order, without their async frames, promises and closures: the
- * forwarder reports the outcome to this object (ForwardSink) and this object is also the forward's ForwardCall.
- * Requests that must wait for a slot, and proxies with a circuit, take the composed chain instead.
+ * nothing waits. It runs the work of stages 2, 3, 5 and 6 of app.ts's chain for such a request through the same stage
+ * functions (recordRequestEnd, countIn/countOut, the slot's release, recordAppEnd), in the same order, without their
+ * async frames, promises and closures: the forwarder reports the outcome to this object (ForwardSink) and this object
+ * is also the forward's ForwardCall. Requests that must wait for a slot, and proxies with a circuit, take the composed
+ * chain instead.
  */
 import type { Release } from '../../common/breaker.js';
 import type { Clock } from '../../common/clock.js';
 import type { CallbackForward, ForwardCall, ForwardOutcome, ForwardSink } from '../../common/http/forward.js';
-import { H, PROXY_REQUEST_ACTIVATOR } from '../../common/http/headers.js';
 import { respondText, type OutgoingHeaders, type ProxyRequest, type ProxyResponse } from '../../common/http/types.js';
 import type { Logger } from '../../common/logger.js';
-import type { RequestStats } from '../request-stats.js';
+import type { RequestStats } from '../../common/request-stats.js';
 import type { QueueProxyMetrics } from './metrics.js';
+import { recordAppEnd } from './reverse-proxy.js';
+import { recordRequestEnd } from './with-request-metrics.js';
+import { countIn, countOut } from './with-stats.js';
 
 /** What every fast request shares (built once per proxy). */
 export interface FastPathEnv {
@@ -40,7 +43,7 @@ export class FastRequest implements ForwardCall, ForwardSink {
   readonly #req: ProxyRequest;
   readonly #res: ProxyResponse;
   readonly #release: Release;
-  readonly #proxied: boolean;
+  #proxied = false;
   #appStartMs = 0;
   #done = false;
 
@@ -55,7 +58,6 @@ export class FastRequest implements ForwardCall, ForwardSink {
     this.#req = req;
     this.#res = res;
     this.#release = release;
-    this.#proxied = req.headers[H.proxyRequest] === PROXY_REQUEST_ACTIVATOR;
   }
 
   /** Counts the arrival and starts the forward. A throw is the caller's (the listener answers 500), after the accounting. */
@@ -63,7 +65,7 @@ export class FastRequest implements ForwardCall, ForwardSink {
     const env = this.#env;
     // One clock read for the arrival (stats, §a5) and the app's start (app latency).
     const now = env.clock.now();
-    env.stats.handle(this.#proxied ? 'proxiedIn' : 'in', now);
+    this.#proxied = countIn(env.stats, this.#req, now);
     this.#appStartMs = now;
     try {
       env.forward(this.#req, this.#res, this, this);
@@ -92,16 +94,15 @@ export class FastRequest implements ForwardCall, ForwardSink {
     try {
       try {
         try {
-          if (outcome !== undefined && outcome.status > 0) env.metrics.recordAppRequest(outcome.status, now - this.#appStartMs);
+          if (outcome !== undefined) recordAppEnd(env.metrics, outcome, now - this.#appStartMs);
         } finally {
           this.#release();
         }
       } finally {
-        env.stats.handle(this.#proxied ? 'proxiedOut' : 'out', now);
+        countOut(env.stats, this.#proxied, now);
       }
     } finally {
-      const res = this.#res;
-      if (res.headersSent) env.metrics.recordRequest(res.statusCode, now - this.startMs);
+      recordRequestEnd(env.metrics, this.#res, now - this.startMs);
     }
   }
 }

@@ -54,6 +54,11 @@ export function isAppFailure(out: ForwardOutcome): boolean {
   }
 }
 
+/** The app stage's accounting once the forward is over: app metrics with the status the app's answer got. */
+export function recordAppEnd(metrics: QueueProxyMetrics, out: ForwardOutcome, elapsedMs: number): void {
+  if (out.status > 0) metrics.recordAppRequest(out.status, elapsedMs);
+}
+
 export interface AppProxyOptions {
   upstream: string;
   totalTimeoutMs: number;
@@ -78,6 +83,6 @@ export function proxyToApp(forwarder: Forwarder, opts: AppProxyOptions): Handler
     const appStartMs = clock.now();
     const out = await forwarder.forward(req, res, { upstream, startMs, totalTimeoutMs, responseStartTimeoutMs, idleTimeoutMs, rewriteHeaders: rewriteForApp });
     pass?.done(isAppFailure(out));
-    if (out.status > 0) metrics.recordAppRequest(out.status, clock.now() - appStartMs);
+    recordAppEnd(metrics, out, clock.now() - appStartMs);
   };
 }

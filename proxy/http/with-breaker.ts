@@ -3,10 +3,10 @@
  * `pending request queue full` beyond. A wait ends when a slot frees, the client leaves (nothing written), or the
  * request's earliest timeout passes (504 `request timeout`, as Knative's timeout handler, which wraps the breaker, answers).
  */
-import type { Breaker, Release } from '../../common/breaker.js';
+import { QUEUE_FULL_BODY, type Breaker, type Release } from '../../common/breaker.js';
 import type { Clock } from '../../common/clock.js';
-import { hasCode } from '../../common/errors.js';
-import { respondText, type Handler } from '../../common/http/types.js';
+import { QueueFullError, QueueTimeoutError } from '../../common/errors.js';
+import { respondFailure, type Handler } from '../../common/http/types.js';
 
 export interface BreakerStageOptions {
   clock: Clock;
@@ -16,33 +16,32 @@ export interface BreakerStageOptions {
   onOverflow: () => void;
 }
 
-const TIMED_OUT = new Error('timed out in the breaker queue');
+/** The overflow refusal, shared: it carries no per-request data. */
+const QUEUE_FULL = new QueueFullError(QUEUE_FULL_BODY);
 
 export function withBreaker(next: Handler, breaker: Breaker, opts: BreakerStageOptions): Handler {
   const { clock, queueTimeoutMs, timeoutBody, onOverflow } = opts;
+  const timedOut = new QueueTimeoutError(timeoutBody);
   return async (req, res, startMs) => {
     // Fast path: a free slot and nobody waiting ahead; no timer, no listener.
     let release: Release | undefined = breaker.tryAcquire();
     if (release === undefined) {
       if (breaker.inFlight >= breaker.totalSlots) {
         onOverflow();
-        respondText(res, 503, 'pending request queue full');
+        respondFailure(res, QUEUE_FULL);
         return;
       }
       const ac = new AbortController();
       const onClose = (): void => ac.abort(new Error('client gone'));
       res.once('close', onClose);
       const cancelTimer =
-        queueTimeoutMs > 0 ? clock.setTimeout(() => ac.abort(TIMED_OUT), Math.max(0, startMs + queueTimeoutMs - clock.now())) : undefined;
+        queueTimeoutMs > 0 ? clock.setTimeout(() => ac.abort(timedOut), Math.max(0, startMs + queueTimeoutMs - clock.now())) : undefined;
       try {
         release = await breaker.acquire(ac.signal);
       } catch (err) {
-        if (hasCode(err, 'QP_QUEUE_FULL')) {
-          onOverflow();
-          respondText(res, 503, 'pending request queue full');
-        } else if (err === TIMED_OUT) {
-          respondText(res, 504, timeoutBody);
-        }
+        // The breaker's own QueueFullError, our timeout; a client that left (or a bug: 500) otherwise.
+        if (err instanceof QueueFullError) onOverflow();
+        if (err instanceof QueueFullError || err === timedOut) respondFailure(res, err);
         return;
       } finally {
         cancelTimer?.();

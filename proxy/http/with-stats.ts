@@ -4,17 +4,28 @@
  */
 import type { Clock } from '../../common/clock.js';
 import { H, PROXY_REQUEST_ACTIVATOR } from '../../common/http/headers.js';
-import type { Handler } from '../../common/http/types.js';
-import type { RequestStats } from '../request-stats.js';
+import type { Handler, ProxyRequest } from '../../common/http/types.js';
+import type { RequestStats } from '../../common/request-stats.js';
+
+/** The stage's arrival: counts `req` in (proxied if the activator sent it); returns whether it was proxied. */
+export function countIn(stats: RequestStats, req: ProxyRequest, nowMs: number): boolean {
+  const proxied = req.headers[H.proxyRequest] === PROXY_REQUEST_ACTIVATOR;
+  stats.handle(proxied ? 'proxiedIn' : 'in', nowMs);
+  return proxied;
+}
+
+/** The stage's completion, matching countIn. */
+export function countOut(stats: RequestStats, proxied: boolean, nowMs: number): void {
+  stats.handle(proxied ? 'proxiedOut' : 'out', nowMs);
+}
 
 export function withStats(next: Handler, stats: RequestStats, clock: Clock): Handler {
   return async (req, res, startMs) => {
-    const proxied = req.headers[H.proxyRequest] === PROXY_REQUEST_ACTIVATOR;
-    stats.handle(proxied ? 'proxiedIn' : 'in', clock.now());
+    const proxied = countIn(stats, req, clock.now());
     try {
       await next(req, res, startMs);
     } finally {
-      stats.handle(proxied ? 'proxiedOut' : 'out', clock.now());
+      countOut(stats, proxied, clock.now());
     }
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Breaker } from '../../common/breaker.js';
-import { hasCode } from '../../common/errors.js';
+import { ConfigError, hasCode } from '../../common/errors.js';
 
 describe('Breaker (knative-reference §a4)', () => {
   it('§a4 total slots = depth + capacity: CC=1 depth=10 admits 11, the 12th fails at once', async () => {
@@ -10,7 +10,7 @@ describe('Breaker (knative-reference §a4)', () => {
     expect(b.inFlight).toBe(11);
     expect(b.waiting).toBe(10);
     const err = await b.acquire().catch((e: unknown) => e);
-    expect(hasCode(err, 'QP_QUEUE_FULL')).toBe(true);
+    expect(hasCode(err, 'QUEUE_FULL')).toBe(true);
     expect((err as Error).message).toBe('pending request queue full');
     first();
     const second = await waiting[0]!;
@@ -57,10 +57,19 @@ describe('Breaker (knative-reference §a4)', () => {
   });
 
   it.each([
-    { name: 'depth 0', opts: { queueDepth: 0, maxConcurrency: 1, initialCapacity: 1 } },
-    { name: 'negative max', opts: { queueDepth: 1, maxConcurrency: -1, initialCapacity: 0 } },
-    { name: 'initial over max', opts: { queueDepth: 1, maxConcurrency: 1, initialCapacity: 2 } },
-  ])('§a4 constructor rejects $name', ({ opts }) => {
-    expect(() => new Breaker(opts)).toThrow(RangeError);
+    { name: 'depth 0', opts: { queueDepth: 0, maxConcurrency: 1, initialCapacity: 1 }, key: 'queueDepth' },
+    { name: 'negative max', opts: { queueDepth: 1, maxConcurrency: -1, initialCapacity: 0 }, key: 'maxConcurrency' },
+    { name: 'initial over max', opts: { queueDepth: 1, maxConcurrency: 1, initialCapacity: 2 }, key: 'initialCapacity' },
+  ])('§a4 constructor rejects $name, naming the option', ({ opts, key }) => {
+    const err = (() => {
+      try {
+        new Breaker(opts);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems.map((p) => p.key)).toContain(key);
   });
 });

@@ -1,20 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConcurrencyReporter, RequestStats } from '../../../activator/logic/concurrency-reporter.js';
+import { ConcurrencyReporter } from '../../../activator/logic/concurrency-reporter.js';
 
 const T0 = 1_000_000;
-
-describe('RequestStats: time-weighted concurrency', () => {
-  it('averages in-flight requests over the period', () => {
-    const s = new RequestStats(T0);
-    s.requestIn(T0); // 1 from 0 ms
-    s.requestIn(T0 + 250); // 2 from 250 ms
-    s.requestOut(T0 + 750); // 1 from 750 ms
-    // ∫ = 1·250 + 2·500 + 1·250 = 1500 request·ms over 1000 ms.
-    expect(s.report(T0 + 1000)).toEqual({ averageConcurrency: 1.5, requestCount: 2 });
-    // Next period: one request in flight the whole time, no arrivals.
-    expect(s.report(T0 + 2000)).toEqual({ averageConcurrency: 1, requestCount: 0 });
-  });
-});
 
 describe('§b5 concurrency reporter', () => {
   it('the first request for a revision with no entry pokes at once with concurrency 1 and count 1', () => {
@@ -51,5 +38,14 @@ describe('§b5 concurrency reporter', () => {
     expect(r.tracked).toBe(0);
     expect(r.report(T0 + 3000)).toEqual([]);
     expect(r.requestIn('ns/a', T0 + 3500)).toEqual({ key: 'ns/a', averageConcurrency: 1, requestCount: 1 });
+  });
+
+  it('a report over an empty period keeps an entry whose requests are still in flight (no second poke)', () => {
+    const r = new ConcurrencyReporter();
+    r.requestIn('ns/a', T0);
+    r.report(T0 + 1000);
+    expect(r.report(T0 + 1000)).toEqual([{ key: 'ns/a', averageConcurrency: 0, requestCount: 0 }]);
+    expect(r.tracked).toBe(1);
+    expect(r.requestIn('ns/a', T0 + 1000)).toBeUndefined();
   });
 });

@@ -254,7 +254,7 @@ describe('h2c limits', () => {
     });
     expect(status).toBe(413);
     await until(() => errors.length === 1);
-    expect(errors).toEqual(['HTTP_BODY_TOO_LARGE']);
+    expect(errors).toEqual(['BODY_TOO_LARGE']);
   });
 });
 
