@@ -20,5 +20,5 @@ COPY examples ./examples
 EXPOSE 8012 8022 9090 9091
 USER node
 # The queue-proxy's launch flags (proxy/node-flags.ts QUEUE_PROXY_NODE_FLAGS; test/proxy/node-flags.test.ts checks this line).
-ENTRYPOINT ["node", "--max-semi-space-size=8", "/app/bin/tide.js"]
+ENTRYPOINT ["node", "/app/bin/tide.js"]
 CMD ["queue-proxy"]

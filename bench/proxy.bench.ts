@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fromRoot } from '../common/paths.js';
-import { QUEUE_PROXY_NODE_FLAGS, WASM_TIERING_FLAG, queueProxyCommand } from '../proxy/node-flags.js';
+import { QUEUE_PROXY_NODE_FLAGS, queueProxyCommand } from '../proxy/node-flags.js';
 
 type Log = (line: string) => void;
 
@@ -37,7 +37,7 @@ const TASKSET = onPath('taskset');
 const pinned = (core: number, cmd: string, args: string[]): [string, string[]] => (TASKSET ? [TASKSET, ['-c', String(core), cmd, ...args]] : [cmd, args]);
 
 const children = new Set<ChildProcess>();
-function start(core: number, cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+export function start(core: number, cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
   const [c, a] = pinned(core, cmd, args);
   const child = spawn(c, a, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
@@ -45,7 +45,7 @@ function start(core: number, cmd: string, args: string[], env: Record<string, st
   return child;
 }
 
-function waitForLine(child: ChildProcess, re: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
+export function waitForLine(child: ChildProcess, re: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
   return new Promise((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error(`timed out waiting for ${String(re)}; output: ${buf.slice(-500)}`)), timeoutMs);
@@ -66,7 +66,7 @@ function waitForLine(child: ChildProcess, re: RegExp, timeoutMs = 10_000): Promi
   });
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const addr = s.address();
@@ -74,7 +74,7 @@ async function freePort(): Promise<number> {
   return typeof addr === 'object' && addr ? addr.port : 0;
 }
 
-async function stop(child: ChildProcess): Promise<void> {
+export async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   child.kill('SIGTERM');
@@ -158,7 +158,7 @@ const nodeTarget = (name: string, role: string): Target => ({
   name,
   async start(appPort) {
     // The same runtime settings as the queue-proxy (proxy/node-flags.ts), so the ratios measure Tide's features alone.
-    const child = start(1, process.execPath, [...QUEUE_PROXY_NODE_FLAGS, WASM_TIERING_FLAG, TARGETS, role], { UPSTREAM: `127.0.0.1:${appPort}`, PORT: '0' });
+    const child = start(1, process.execPath, [...QUEUE_PROXY_NODE_FLAGS, TARGETS, role], { UPSTREAM: `127.0.0.1:${appPort}`, PORT: '0' });
     const m = await waitForLine(child, /listening (\d+)/);
     return { port: Number(m[1]), child };
   },
@@ -267,7 +267,7 @@ interface Row {
 const fmt = (n: number | undefined, d = 2): string => (n === undefined || !Number.isFinite(n) ? 'n/a' : n.toFixed(d));
 
 /** Median of the defined, finite values; undefined if none. */
-function median(values: readonly (number | undefined)[]): number | undefined {
+export function median(values: readonly (number | undefined)[]): number | undefined {
   const v = values.filter((x): x is number => x !== undefined && Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return undefined;
   const mid = v.length >> 1;
@@ -298,7 +298,7 @@ function ratioSpread(a: Row, b: Row, pick: (r: Round) => number | undefined): st
 
 export default async function bench(log: Log): Promise<void> {
   if (!existsSync(TARGETS)) throw new Error(`missing ${TARGETS}: run through npm run bench`);
-  log(`node flags for every node proxy (the queue-proxy's, proxy/node-flags.ts): ${[...QUEUE_PROXY_NODE_FLAGS, WASM_TIERING_FLAG].join(' ')}`);
+  log(`node flags for every node proxy (the queue-proxy's, proxy/node-flags.ts): ${QUEUE_PROXY_NODE_FLAGS.join(' ') || '(none)'}`);
   log(TASKSET ? 'pinning: each proxy alone on core 1; app, autocannon and the latency client on core 0 (taskset)' : 'taskset not found: processes are NOT pinned; ratios are noisier');
   log(
     `load: autocannon ${CONNECTIONS} connections × ${LOAD_SECONDS} s, 20-byte GET; latency: 1 connection, sequential, ≤${LATENCY_REQUESTS} requests; ` +

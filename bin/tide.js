@@ -1,9 +1,19 @@
 #!/usr/bin/env node
 // The tide executable. Sources are TypeScript; `npm ci` (prepare) or `npm run build` compiles them into dist/.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import module from 'node:module';
+// V8's compiled code for every module loaded from here on is kept on disk and reused by the next start (Node ≥ 22.1):
+// most of the queue-proxy's start-up is compiling its dependencies (proxy/README.md, "Start-up"). The folder is
+// NODE_COMPILE_CACHE when set, else Node's default under the OS temp folder; one that cannot be written turns it off.
+module.enableCompileCache?.();
 const entry = new URL('../dist/cli/entry.js', import.meta.url);
 if (!existsSync(entry)) {
   process.stderr.write('tide: dist/ is missing; run `npm run build` (npm ci runs it for you)\n');
   process.exit(2);
 }
-await import(entry.href);
+// `tide queue-proxy` runs from its bundle (cli/bundle.ts) when the build made one after the last compile; otherwise
+// (a tsc-only rebuild) from the compiled modules, which run the same code.
+const bundle = new URL('../dist/queue-proxy/tide-queue-proxy.js', import.meta.url);
+const mtime = (url) => statSync(url, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+const useBundle = process.argv[2] === 'queue-proxy' && mtime(bundle) >= mtime(new URL('../dist/.tsbuildinfo', import.meta.url)) && mtime(bundle) > 0;
+await import(useBundle ? bundle.href : entry.href);

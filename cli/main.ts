@@ -1,6 +1,6 @@
 /** `tide`: one executable whose subcommands are the components and tools (docs/architecture.md, "One CLI"). */
-import { ConfigError } from '../common/errors.js';
-import { UsageError, type CliIo, type CommandRun } from './io.js';
+import type { CliIo, CommandRun } from './io.js';
+import { runCommand } from './run-command.js';
 
 interface CommandEntry {
   summary: string;
@@ -44,19 +44,5 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     io.stderr.write(`tide: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
     return 2;
   }
-  try {
-    const mod = await entry.load();
-    return await mod.run(rest, io);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      io.stderr.write(`tide ${name}: ${err.message}\n`);
-      return err.exitCode;
-    }
-    if (err instanceof ConfigError) {
-      io.stderr.write(`tide ${name}: invalid configuration:\n${err.problems.map((p) => `  ${p.key}: ${p.message}`).join('\n')}\n`);
-      return 2;
-    }
-    io.stderr.write(`tide ${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    return 1;
-  }
+  return runCommand(name, entry.load, rest, io);
 }

@@ -13,9 +13,6 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   if (argv.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(argv[0])}; configure with environment variables`);
-  // Before undici loads its WebAssembly parser: no second (TurboFan) compile and its memory spike (proxy/node-flags.ts).
-  const { WASM_TIERING_FLAG } = await import('../proxy/node-flags.js');
-  (await import('node:v8')).setFlagsFromString(WASM_TIERING_FLAG);
   const { runQueueProxy } = await import('../proxy/main.js');
   const { createLogger } = await import('../common/logger.js');
   return runQueueProxy(io.env, createLogger('queue-proxy', io.env['TIDE_LOG_LEVEL'] ?? 'info'));

@@ -1,9 +1,13 @@
 /** `tide validate`: checks scaling annotations and `config-autoscaler` in Kubernetes YAML as Knative's admission webhooks would. */
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HPA_CLASS, KPA_CLASS } from '../autoscaler/config/autoscaler-config.js';
+import type { RevisionScalingSpec } from '../autoscaler/config/revision-spec.js';
 import { readWorkloads, type LocatedProblem, type Workload } from '../autoscaler/config/workloads.js';
+import type { ConfigProblem } from '../common/errors.js';
+import { resolveTideFile } from '../local/resolve.js';
+import { looksLikeTideFile, parseTideFile } from '../local/tide-file.js';
 import { UsageError, readAll, type CliIo } from './io.js';
 
 const HELP = `usage: tide validate -f FILE|- [-f FILE ...] [-o text|json]
@@ -12,6 +16,8 @@ Checks the autoscaling.knative.dev/* annotations (and Tide's tide.dev/* ones) of
 Service, Configuration or Revision in Kubernetes YAML, with Knative's ranges and messages. A ConfigMap named
 config-autoscaler in the same input configures the checks (defaults, max-scale-limit, ...) and is checked too,
 as are Knative's config-defaults (containerConcurrency and timeout limits) and config-deployment (progress-deadline).
+A tide.yaml (a mapping with a \`services:\` list, docs/tide-up.md) is checked as \`tide up\` would: its
+config-autoscaler, and each service's annotations, containerConcurrency, timeouts and readinessProbe.
 
 flags:
   -f, --file FILE    YAML file to check, one or many documents; '-' reads stdin. May be repeated.
@@ -20,6 +26,7 @@ flags:
 
 text output, one line per problem:
   FILE:LINE:COLUMN: document N, KIND NAMESPACE/NAME: KEY: MESSAGE
+  FILE: KEY: MESSAGE                      (a tide.yaml; KEY as written there, e.g. services.hello.annotations.X)
 and one line per valid object:
   ok  KIND NAMESPACE/NAME (CLASS, METRIC target T, min A, max B)
 
@@ -31,6 +38,26 @@ interface Checked {
   workloads: Workload[];
   problems: LocatedProblem[];
   configMaps: string[];
+  /** Set when the file was read as a tide.yaml instead of Kubernetes objects. */
+  tideFile?: CheckedTideFile;
+}
+
+interface CheckedTideFile {
+  namespace: string;
+  services: { name: string; annotations: Readonly<Record<string, string>>; spec: RevisionScalingSpec }[];
+  problems: ConfigProblem[];
+}
+
+/** `tide up`'s own checks (parse, then resolve), so what passes here starts there. */
+function checkTideFile(text: string, baseDir: string): CheckedTideFile {
+  const parsed = parseTideFile(text, baseDir);
+  if (parsed.file === undefined) return { namespace: '', services: [], problems: [...parsed.problems] };
+  const resolved = resolveTideFile(parsed.file);
+  return {
+    namespace: resolved.namespace,
+    services: resolved.services.map((s) => ({ name: s.decl.name, annotations: s.decl.annotations, spec: s.spec })),
+    problems: [...parsed.problems, ...resolved.problems],
+  };
 }
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
@@ -61,10 +88,16 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const checked: Checked[] = [];
   for (const file of files) {
     const text = await readInput(file, io);
+    const name = file === '-' ? '<stdin>' : file;
+    if (looksLikeTideFile(text)) {
+      const baseDir = file === '-' ? io.cwd : dirname(resolve(io.cwd, file));
+      checked.push({ file: name, workloads: [], problems: [], configMaps: [], tideFile: checkTideFile(text, baseDir) });
+      continue;
+    }
     const { workloads, problems, configMaps } = readWorkloads(text);
-    checked.push({ file: file === '-' ? '<stdin>' : file, workloads, problems, configMaps: configMaps.map((c) => c.object) });
+    checked.push({ file: name, workloads, problems, configMaps: configMaps.map((c) => c.object) });
   }
-  const problemCount = checked.reduce((n, c) => n + c.problems.length, 0);
+  const problemCount = checked.reduce((n, c) => n + c.problems.length + (c.tideFile?.problems.length ?? 0), 0);
 
   if (values.output === 'json') {
     io.stdout.write(JSON.stringify(toJson(checked, problemCount === 0), null, 2) + '\n');
@@ -98,7 +131,10 @@ function number(x: number): string {
 
 /** One-line summary of a valid workload's effective knobs. */
 export function summary(w: Workload): string {
-  const s = w.spec;
+  return specSummary(w.spec);
+}
+
+function specSummary(s: RevisionScalingSpec): string {
   if (s.autoscalerClass === HPA_CLASS) return 'hpa: scaled by the Kubernetes HPA, not by Tide';
   if (s.autoscalerClass !== KPA_CLASS) return `class ${s.autoscalerClass || '""'}: not scaled by Tide`;
   const max = s.scaler.maxScale === 0 ? 'unlimited' : String(s.scaler.maxScale);
@@ -106,6 +142,16 @@ export function summary(w: Workload): string {
 }
 
 function writeText(c: Checked, io: CliIo): void {
+  if (c.tideFile) {
+    const t = c.tideFile;
+    io.stdout.write(`${c.file}: read as a tide.yaml (the services file of tide up)\n`);
+    for (const p of t.problems) io.stdout.write(`${c.file}: ${p.key}: ${p.message}\n`);
+    for (const s of t.services) {
+      const at = `services.${s.name}`;
+      if (!t.problems.some((p) => p.key === at || p.key.startsWith(`${at}.`))) io.stdout.write(`ok  service ${t.namespace}/${s.name} (${specSummary(s.spec)})\n`);
+    }
+    return;
+  }
   for (const p of c.problems) io.stdout.write(formatProblem(c.file, p) + '\n');
   const bad = new Set(c.problems.map((p) => p.object));
   for (const cm of c.configMaps) if (!bad.has(cm)) io.stdout.write(`ok  ${cm}\n`);
@@ -120,8 +166,17 @@ function writeText(c: Checked, io: CliIo): void {
 function toJson(checked: Checked[], valid: boolean): unknown {
   return {
     valid,
-    objects: checked.flatMap((c) =>
-      c.workloads.map((w) => ({
+    objects: checked.flatMap((c) => [
+      ...(c.tideFile?.services.map((s) => ({
+        file: c.file,
+        kind: 'tide.yaml service',
+        namespace: c.tideFile!.namespace,
+        name: s.name,
+        valid: !c.tideFile!.problems.some((p) => p.key === `services.${s.name}` || p.key.startsWith(`services.${s.name}.`)),
+        annotations: s.annotations,
+        spec: s.spec,
+      })) ?? []),
+      ...c.workloads.map((w) => ({
         file: c.file,
         document: w.document,
         line: w.position.line,
@@ -133,7 +188,7 @@ function toJson(checked: Checked[], valid: boolean): unknown {
         annotations: w.annotations,
         spec: w.spec,
       })),
-    ),
-    problems: checked.flatMap((c) => c.problems.map((p) => ({ file: c.file, ...p }))),
+    ]),
+    problems: checked.flatMap((c) => [...(c.tideFile?.problems ?? []), ...c.problems].map((p) => ({ file: c.file, ...p }))),
   };
 }

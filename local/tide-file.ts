@@ -86,6 +86,17 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
+ * True when YAML text reads as a tide.yaml rather than Kubernetes objects: one document whose root mapping has a
+ * `services` list and no `kind`/`apiVersion` (every Kubernetes object has both). Syntax errors give false.
+ */
+export function looksLikeTideFile(text: string): boolean {
+  const doc = parseDocument(text, { prettyErrors: false });
+  if (doc.errors.length > 0) return false;
+  const root: unknown = doc.toJS();
+  return isObj(root) && 'services' in root && !('kind' in root) && !('apiVersion' in root);
+}
+
+/**
  * Parses tide.yaml text. `baseDir` resolves relative `cwd` values (and is the default cwd).
  * @example parseTideFile('services:\n  - name: hello\n    command: node\n    args: [server.mjs]\n', '/app')
  */

@@ -70,6 +70,8 @@ export interface QueueProxy {
   readonly forwarder: Forwarder;
   readonly readiness: ReadinessCheck;
   readonly circuit: CircuitGate | undefined;
+  /** Resolves once the main port has answered a health check with 200 (the pod's first readiness as others see it). */
+  readonly firstReadyAnswer: Promise<void>;
   /** Releases what build created (forwarder pools, circuit timers, probe loops). Listeners are main's. */
   close(): Promise<void>;
 }
@@ -200,7 +202,12 @@ export function buildQueueProxy(deps: QueueProxyDeps): QueueProxy {
       new FastRequest(env, req, res, startMs, release).start();
     };
   }
-  const handler = withDrain(entry, drainer, readiness);
+  let readyAnswered: (() => void) | undefined;
+  const firstReadyAnswer = new Promise<void>((resolve) => (readyAnswered = resolve));
+  const handler = withDrain(entry, drainer, readiness, () => {
+    readyAnswered?.();
+    readyAnswered = undefined;
+  });
 
   // Upgraded (websocket) connections go through the same accounting: counted, restart the drain timer, hold a breaker slot
   // for their lifetime (as a hijacked Knative request does).
@@ -308,6 +315,7 @@ export function buildQueueProxy(deps: QueueProxyDeps): QueueProxy {
     forwarder,
     readiness,
     circuit,
+    firstReadyAnswer,
     async close() {
       deps.readiness?.close?.();
       if (!deps.readiness) (readiness as ReadinessProber).close();

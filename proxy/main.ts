@@ -1,7 +1,8 @@
 /** Entry: reads the environment, builds the queue-proxy, listens on its four ports and drains on SIGTERM (§a7). */
+import { flushCompileCache } from 'node:module';
 import { systemClock, type Cancel, type Clock } from '../common/clock.js';
 import { createListener, type Listener, type ListenerOptions } from '../common/http/server.js';
-import { serveQueueStats, type StartedGrpcServer } from '../common/http/stats-grpc.js';
+import type { StartedGrpcServer } from '../common/http/stats-grpc.js';
 import { createLogger, silentLogger, type Logger } from '../common/logger.js';
 import type { Env } from '../common/env.js';
 import { buildQueueProxy, type QueueProxy, type QueueProxyDeps } from './app.js';
@@ -10,7 +11,10 @@ import { REPORT_PERIOD_MS } from './request-stats.js';
 
 export interface RunningQueueProxy {
   readonly qp: QueueProxy;
+  /** `stats` is 0 while a deferred stats server has not started yet (see StartOptions.deferStats). */
   readonly ports: { serving: number; admin: number; stats: number; metrics: number };
+  /** Resolves with the stats port once the gRPC server listens; rejects if it could not start. */
+  readonly statsListening: Promise<number>;
   /**
    * What SIGTERM does (§a7): health checks fail at once and HTTP/1 responses carry `Connection: close` (h2: GOAWAY);
    * user requests keep being served, each restarting the quiet timer; after the quiet period every server closes
@@ -25,7 +29,22 @@ export interface RunningQueueProxy {
 export type StartOptions = Omit<QueueProxyDeps, 'config'> & {
   /** Serving-port listener options over the ones config gives (tests shorten connection timeouts). */
   listener?: Partial<Omit<ListenerOptions, 'handler' | 'onUpgrade'>>;
+  /**
+   * Start the stats gRPC server (and load grpc-js) only once the first readiness check has finished, instead of before
+   * resolving: the serving port answers its first probe without waiting for ~100 ms of gRPC and protobuf imports.
+   * `ports.stats` is 0 until then; `statsListening` resolves with the port. `tide queue-proxy` sets it.
+   */
+  deferStats?: boolean;
 };
+
+/** With deferStats: how long after the app's readiness settled the stats server starts if no probe came. */
+export const STATS_START_FALLBACK_MS = 1000;
+
+/** Loads grpc-js and the stats proto, and serves the 1 s report (the only user of gRPC in the queue-proxy). */
+async function startStats(qp: QueueProxy, host: string, port: number): Promise<StartedGrpcServer> {
+  const { serveQueueStats } = await import('../common/http/stats-grpc.js');
+  return serveQueueStats(() => qp.latestStat(), { host, port });
+}
 
 /** Builds and listens. Ports of 0 in `config` pick free ports (see `ports`). */
 export async function startQueueProxy(config: Readonly<QueueProxyConfig>, opts: StartOptions = {}): Promise<RunningQueueProxy> {
@@ -59,14 +78,43 @@ export async function startQueueProxy(config: Readonly<QueueProxyConfig>, opts: 
       admin.listen(config.adminPort, host),
       metrics.listen(config.metricsPort, host),
     ]);
-    stats = await serveQueueStats(() => qp.latestStat(), { host, port: config.statsPort });
     stopTicker = clock.setInterval(() => qp.reportTick(), REPORT_PERIOD_MS);
     // §a6: probe the app aggressively from the start, so the first kubelet probe after the app listens passes.
-    void qp.readiness.isReady().then((ok) => logger.info({ ready: ok }, ok ? 'app is ready' : 'app not ready after the start-up probe'));
-    const ports = { serving, admin: adminPort, stats: stats.port, metrics: metricsPort };
+    const firstReadiness = qp.readiness.isReady().then((ok) => {
+      logger.info({ ready: ok }, ok ? 'app is ready' : 'app not ready after the start-up probe');
+    });
+    const ports = { serving, admin: adminPort, stats: 0, metrics: metricsPort };
+    let closed = false;
+    const listenStats = async (): Promise<number> => {
+      const started = await startStats(qp, host, config.statsPort);
+      if (closed) {
+        await started.close(0);
+        throw new Error('queue-proxy closed before its stats server started');
+      }
+      stats = started;
+      ports.stats = started.port;
+      return started.port;
+    };
+    let statsListening: Promise<number>;
+    if (opts.deferStats) {
+      // Once the main port has told a prober the pod is ready (the autoscaler scrapes only ready pods), or at the latest
+      // STATS_START_FALLBACK_MS after the app's own readiness settled when nobody probes us: the first probe answer never
+      // waits for ~100 ms of gRPC and protobuf imports.
+      const fallback = firstReadiness.then(() => new Promise<void>((r) => setTimeout(r, STATS_START_FALLBACK_MS).unref()));
+      statsListening = Promise.race([qp.firstReadyAnswer, fallback]).then(listenStats);
+      statsListening.then(
+        (port) => logger.info({ stats: port }, 'stats server listening'),
+        (err: unknown) => {
+          if (!closed) logger.error({ err }, 'stats server failed to start');
+        },
+      );
+    } else {
+      statsListening = Promise.resolve(await listenStats());
+    }
     logger.info({ ports, containerConcurrency: config.containerConcurrency, userPort: config.userPort }, 'queue-proxy listening');
 
     const release = async (): Promise<void> => {
+      closed = true;
       stopTicker?.();
       await Promise.all(listeners.map((l) => l.close()));
       await stats?.close(1000);
@@ -77,6 +125,7 @@ export async function startQueueProxy(config: Readonly<QueueProxyConfig>, opts: 
     return {
       qp,
       ports,
+      statsListening,
       terminate() {
         terminating ??= (async () => {
           logger.info({ quietMs: config.drainQuietMs }, 'draining');
@@ -108,8 +157,17 @@ export async function startQueueProxy(config: Readonly<QueueProxyConfig>, opts: 
  */
 export async function runQueueProxy(env: Env, logger: Logger = createLogger('queue-proxy')): Promise<number> {
   const config = parseQueueProxyConfig(env);
-  const running = await startQueueProxy(config, { logger });
+  const running = await startQueueProxy(config, { logger, deferStats: true });
   return new Promise<number>((resolve) => {
+    // A stats port that cannot be served stops the process, as it did when it was started before the others.
+    // Everything start-up loads is loaded now: write the compile cache (bin/tide.js) without waiting for the exit.
+    running.statsListening.then(() => flushCompileCache?.(), () => undefined);
+    running.statsListening.catch(() =>
+      running.close().then(
+        () => resolve(1),
+        () => resolve(1),
+      ),
+    );
     const onSignal = (signal: NodeJS.Signals): void => {
       logger.info({ signal }, 'signal received');
       running.terminate().then(

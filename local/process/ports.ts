@@ -3,13 +3,18 @@ import net from 'node:net';
 
 /**
  * Ports handed out recently by this process. The kernel may give a just-closed ephemeral port to the next bind(0), so
- * two replicas started back to back could be given the same number before either has bound it; we skip those.
+ * two replicas started back to back, or prepared in parallel, could be given the same number before either has bound
+ * it; we skip those. A port is recorded here the moment it is read (check and record run in one synchronous step), so
+ * concurrent `freePorts` calls see each other's ports and can never hand one out twice.
  */
 const recent = new Map<number, number>();
 const RECENT_MS = 60_000;
 
-function bindZero(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Binds port 0 on `host`, closes it again and resolves the number the kernel gave. */
+export type BindZero = (host: string) => Promise<number>;
+
+const bindZero: BindZero = (host) =>
+  new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
     server.once('error', reject);
@@ -19,22 +24,26 @@ function bindZero(host: string): Promise<number> {
       server.close(() => (port > 0 ? resolve(port) : reject(new Error(`could not read the port bound on ${host}`))));
     });
   });
-}
 
 /**
- * Returns `count` distinct free TCP ports on `host`, none handed out by this process in the last minute.
- * A port is only free at the moment it is read: whoever gets it should bind it soon.
+ * Returns `count` distinct free TCP ports on `host`, none handed out by this process in the last minute, even to a
+ * call running at the same time. A port is only free at the moment it is read: whoever gets it should bind it soon.
+ * `bind` is for tests (a kernel that repeats numbers).
  */
-export async function freePorts(count: number, host = '127.0.0.1', nowMs = Date.now()): Promise<number[]> {
+export async function freePorts(count: number, host = '127.0.0.1', nowMs = Date.now(), bind: BindZero = bindZero): Promise<number[]> {
   for (const [port, at] of recent) if (nowMs - at > RECENT_MS) recent.delete(port);
   const out: number[] = [];
   for (let tries = 0; out.length < count; tries++) {
-    if (tries > count * 20) throw new Error(`could not find ${count} free ports on ${host}`);
-    const port = await bindZero(host);
-    if (recent.has(port) || out.includes(port)) continue;
+    if (tries > count * 20) {
+      for (const p of out) recent.delete(p);
+      throw new Error(`could not find ${count} free ports on ${host}`);
+    }
+    const port = await bind(host);
+    // No await between this check and the record below: the reservation is atomic with respect to other calls.
+    if (recent.has(port)) continue;
+    recent.set(port, nowMs);
     out.push(port);
   }
-  for (const p of out) recent.set(p, nowMs);
   return out;
 }
 

@@ -2,7 +2,8 @@
  * The queue-proxy's Prometheus metrics (port 9091) on a private prom-client Registry: Knative's user-facing names and
  * labels (knative-reference §a5) plus Tide's own circuit, retry and overflow counters.
  */
-import { Counter, Gauge, Registry, type Metric } from 'prom-client';
+import type * as Prom from 'prom-client';
+import type { Metric } from 'prom-client';
 import type { CircuitState } from './circuit.js';
 
 /** Knative's request latency distribution in milliseconds (pkg/queue request metrics). */
@@ -107,66 +108,83 @@ class RequestSeries {
   }
 }
 
-/** What the request path records; `status` is what the client got. */
+/** prom-client, loaded at the first scrape: the serving port never waits for it at start-up (cold path, issue 15). */
+type PromClient = typeof Prom;
+
+/**
+ * What the request path records; `status` is what the client got. Every count is a plain number on the hot path;
+ * the prom-client Registry that renders them is built at the first scrape, so loading prom-client (~30 ms) stays out
+ * of the queue-proxy's start-up.
+ */
 export class QueueProxyMetrics {
-  readonly registry = new Registry();
   readonly #requests: RequestSeries;
   readonly #app: RequestSeries;
-  readonly #overflow: Counter;
-  readonly #circuitRejections: Counter;
-  readonly #circuitState: Gauge;
+  readonly #base: Labels;
+  readonly #sources: { queueDepth: () => number; retries: () => number; retryBudgetExhausted: () => number };
+  #overflow = 0;
+  #circuitRejections = 0;
+  #circuitState = 0;
+  #registry: Promise<Prom.Registry> | undefined;
+  #contentType = 'text/plain; version=0.0.4; charset=utf-8';
 
   constructor(labels: RevisionLabels, sources: { queueDepth: () => number; retries: () => number; retryBudgetExhausted: () => number }) {
-    const r = this.registry;
-    const base: Labels = { ...labels };
-    this.#requests = new RequestSeries(base);
-    this.#app = new RequestSeries(base);
+    this.#base = { ...labels };
+    this.#sources = sources;
+    this.#requests = new RequestSeries(this.#base);
+    this.#app = new RequestSeries(this.#base);
+    for (const code of INITIAL_CODES) {
+      this.#requests.get(code);
+      this.#app.get(code);
+    }
+  }
+
+  #build(prom: PromClient): Prom.Registry {
+    const r = new prom.Registry();
+    const base = this.#base;
+    const sources = this.#sources;
+    const circuitState = (): number => this.#circuitState;
     r.registerMetric(this.#requests.counter('revision_request_count', 'The number of requests that are routed to queue-proxy'));
     r.registerMetric(this.#requests.histogram('revision_request_latencies', 'The response time in millisecond'));
     r.registerMetric(this.#app.counter('revision_app_request_count', 'The number of requests that are routed to user-container'));
     r.registerMetric(this.#app.histogram('revision_app_request_latencies', 'The response time in millisecond'));
-    const names = Object.keys(labels);
-    new Gauge({
+    new prom.Gauge({
       name: 'revision_queue_depth',
       help: 'The current number of items in the serving and waiting queue, or not reported if unlimited concurrency',
-      labelNames: names,
+      labelNames: Object.keys(base),
       registers: [r],
       collect() {
         this.set(base, sources.queueDepth());
       },
     });
-    this.#overflow = new Counter({ name: 'tide_queue_proxy_breaker_overflow_total', help: 'Requests refused at once with 503 because the breaker queue was full (knative §a4)', registers: [r] });
-    this.#circuitRejections = new Counter({ name: 'tide_queue_proxy_circuit_rejections_total', help: 'Requests refused with 503 because the app circuit was open', registers: [r] });
-    this.#circuitState = new Gauge({ name: 'tide_queue_proxy_circuit_state', help: 'App circuit: 0 closed, 1 half-open, 2 open (always 0 when the circuit is disabled)', registers: [r] });
-    let retriesSeen = 0;
-    new Counter({
-      name: 'tide_queue_proxy_retries_total',
-      help: 'Retried attempts to the app (only requests the app never received)',
+    // Counters whose value is read at scrape time: prom-client counters only go up, so each adds what is new.
+    const counter = (name: string, help: string, read: () => number): void => {
+      let seen = 0;
+      const c = new prom.Counter({
+        name,
+        help,
+        registers: [r],
+        collect() {
+          const now = read();
+          if (now > seen) this.inc(now - seen);
+          seen = now;
+        },
+      });
+      c.inc(0);
+    };
+    counter('tide_queue_proxy_breaker_overflow_total', 'Requests refused at once with 503 because the breaker queue was full (knative §a4)', () => this.#overflow);
+    counter('tide_queue_proxy_circuit_rejections_total', 'Requests refused with 503 because the app circuit was open', () => this.#circuitRejections);
+    new prom.Gauge({
+      name: 'tide_queue_proxy_circuit_state',
+      help: 'App circuit: 0 closed, 1 half-open, 2 open (always 0 when the circuit is disabled)',
       registers: [r],
       collect() {
-        const now = sources.retries();
-        if (now > retriesSeen) this.inc(now - retriesSeen);
-        retriesSeen = now;
+        this.set(circuitState());
       },
     });
-    let exhaustedSeen = 0;
-    new Counter({
-      name: 'tide_queue_proxy_retry_budget_exhausted_total',
-      help: 'Retries not attempted because the retry budget was spent',
-      registers: [r],
-      collect() {
-        const now = sources.retryBudgetExhausted();
-        if (now > exhaustedSeen) this.inc(now - exhaustedSeen);
-        exhaustedSeen = now;
-      },
-    });
-    for (const code of INITIAL_CODES) {
-      this.#requests.get(code);
-      this.#app.get(code);
-    }
-    this.#overflow.inc(0);
-    this.#circuitRejections.inc(0);
-    this.#circuitState.set(0);
+    counter('tide_queue_proxy_retries_total', 'Retried attempts to the app (only requests the app never received)', sources.retries);
+    counter('tide_queue_proxy_retry_budget_exhausted_total', 'Retries not attempted because the retry budget was spent', sources.retryBudgetExhausted);
+    this.#contentType = r.contentType;
+    return r;
   }
 
   /** Every request answered by the proxy (probes excluded), with the status the client got. */
@@ -180,23 +198,25 @@ export class QueueProxyMetrics {
   }
 
   breakerOverflow(): void {
-    this.#overflow.inc();
+    this.#overflow++;
   }
 
   circuitRejected(): void {
-    this.#circuitRejections.inc();
+    this.#circuitRejections++;
   }
 
   circuitState(s: CircuitState): void {
-    this.#circuitState.set(CIRCUIT_STATE_VALUE[s]);
+    this.#circuitState = CIRCUIT_STATE_VALUE[s];
   }
 
-  /** Prometheus text exposition. */
-  text(): Promise<string> {
-    return this.registry.metrics();
+  /** Prometheus text exposition (the first call loads prom-client). */
+  async text(): Promise<string> {
+    this.#registry ??= import('prom-client').then((prom) => this.#build(prom));
+    return (await this.#registry).metrics();
   }
 
+  /** The exposition's Content-Type (prom-client's, once text() has run). */
   get contentType(): string {
-    return this.registry.contentType;
+    return this.#contentType;
   }
 }

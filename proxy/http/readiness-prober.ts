@@ -7,7 +7,6 @@ import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { PROBE_USER_AGENTS, H } from '../../common/http/headers.js';
 import type { ProbeAction, ReadinessProbeSpec } from '../config.js';
-import { probeGrpcHealth } from './grpc-health-probe.js';
 
 /** Knative's aggressive mode: poll every 50 ms, 100 ms per attempt, for up to 10 s. */
 export const AGGRESSIVE_PROBE = { intervalMs: 50, attemptTimeoutMs: 100, totalMs: 10_000 } as const;
@@ -20,7 +19,11 @@ export function probeOnce(action: ProbeAction, timeoutMs: number): Promise<boole
     case 'http':
       return probeHttp(action, timeoutMs);
     case 'grpc':
-      return probeGrpcHealth(action.host, action.port, action.service, timeoutMs);
+      // grpc-js is loaded only by an app that asks for a grpc probe (cold path: ~100 ms of imports otherwise).
+      return import('./grpc-health-probe.js').then(
+        (m) => m.probeGrpcHealth(action.host, action.port, action.service, timeoutMs),
+        () => false,
+      );
   }
 }
 

@@ -13,7 +13,8 @@ function send(res: ProxyResponse, a: ProbeAnswer): void {
   respondText(res, a.status, a.body);
 }
 
-export function withDrain(next: Handler, drainer: Drainer, readiness: ReadinessCheck): Handler {
+/** `onReadyAnswer` is called after each health check answered 200 has been written (main defers start-up work to it). */
+export function withDrain(next: Handler, drainer: Drainer, readiness: ReadinessCheck, onReadyAnswer?: () => void): Handler {
   const isReady = (): Promise<boolean> => readiness.isReady();
   return (req, res, startMs) => {
     const kind = classifyProbe(req.headers);
@@ -25,6 +26,9 @@ export function withDrain(next: Handler, drainer: Drainer, readiness: ReadinessC
       send(res, drainer.isDraining ? { status: 503, body: 'shutting down' } : answerHashProbe(req.headers));
       return;
     }
-    return answerHealthCheck(req.headers, drainer.isDraining, isReady).then((a) => send(res, a));
+    return answerHealthCheck(req.headers, drainer.isDraining, isReady).then((a) => {
+      send(res, a);
+      if (a.status === 200) onReadyAnswer?.();
+    });
   };
 }

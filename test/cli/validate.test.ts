@@ -142,6 +142,60 @@ describe('tide validate', () => {
     expect(r.stdout).toBe('<stdin>: no Deployment or Knative Service, Configuration or Revision found\n');
   });
 
+  describe('a tide.yaml (the services file of tide up)', () => {
+    const TIDE_YAML = `config-autoscaler:
+  stable-window: 12s
+services:
+  - name: hello
+    command: node
+    containerConcurrency: 5
+    annotations:
+      autoscaling.knative.dev/target: "4"
+      autoscaling.knative.dev/max-scale: "10"
+  - name: broken
+    command: node
+    timeoutSeconds: -3
+    annotations:
+      autoscaling.knative.dev/max-scale: "-1"
+      autoscaling.knative.dev/targt: "2"
+`;
+
+    it('is read as one, says so, and checks config-autoscaler and every service as tide up would: exit 1 on problems', async () => {
+      const path = file('tide.yaml', TIDE_YAML);
+      const r = await runTide(['validate', '-f', path]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(1);
+      const lines = r.stdout.trimEnd().split('\n');
+      expect(lines[0]).toBe(`${path}: read as a tide.yaml (the services file of tide up)`);
+      expect(lines).toContain('ok  service default/hello (kpa, concurrency target 2.8, min 0, max 10)');
+      expect(lines.filter((l) => l.startsWith(`${path}: services.broken.`)).sort()).toEqual([
+        `${path}: services.broken.annotations.autoscaling.knative.dev/max-scale: expected 0 <= -1 <= 2147483647`,
+        `${path}: services.broken.annotations.autoscaling.knative.dev/targt: unknown annotation; did you mean autoscaling.knative.dev/target?`,
+        `${path}: services.broken.timeoutSeconds: expected 0 <= -3 <= 600`,
+      ]);
+      expect(lines.some((l) => l.startsWith('ok  service default/broken'))).toBe(false);
+      expect(lines.at(-1)).toBe('3 problems found');
+    });
+
+    it('a good one exits 0 with an ok line per service; -o json lists them with their resolved spec', async () => {
+      const good = 'namespace: shop\nservices:\n  - name: api\n    command: node\n    annotations:\n      autoscaling.knative.dev/metric: rps\n      autoscaling.knative.dev/target: "50"\n';
+      const r = await runTide(['validate', '-f', '-'], { stdin: good });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe('<stdin>: read as a tide.yaml (the services file of tide up)\nok  service shop/api (kpa, rps target 35, min 0, max unlimited)\n');
+      const j = await runTide(['validate', '-f', '-', '-o', 'json'], { stdin: good });
+      expect(j.code).toBe(0);
+      const out = JSON.parse(j.stdout) as { valid: boolean; objects: { kind: string; name: string; spec: { decider: { metric: string } } }[] };
+      expect(out.valid).toBe(true);
+      expect(out.objects.map((o) => [o.kind, o.name, o.spec.decider.metric])).toEqual([['tide.yaml service', 'api', 'rps']]);
+    });
+
+    it('the example tide.yaml is valid', async () => {
+      const r = await runTide(['validate', '-f', 'examples/tide.yaml']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^examples\/tide\.yaml: read as a tide\.yaml .*\nok {2}service default\/hello \(kpa, concurrency target 7, min 0, max 10\)\n$/);
+    });
+  });
+
   it.each([
     { name: 'missing -f', args: [], err: 'tide validate: missing -f FILE' },
     { name: 'unreadable file names the path', args: ['-f', join(dir, 'nope.yaml')], err: `tide validate: cannot read ${join(dir, 'nope.yaml')}: ENOENT` },

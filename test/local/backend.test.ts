@@ -126,3 +126,16 @@ describe('normaliseHost', () => {
     expect(normaliseHost(input)).toBe(want);
   });
 });
+
+describe('LocalBackend starting many replicas at once', () => {
+  it('scale 0 → 6 in one step: every replica gets ports of its own and turns ready (no EADDRINUSE crash loop)', async () => {
+    const { backend } = makeBackend();
+    await backend.setReplicas('default', 'hello', 6);
+    await waitFor(() => backend.pods('default', 'hello').filter((p) => p.ready).length === 6, 15_000, 'six ready pods');
+    const pods = backend.pods('default', 'hello');
+    const addresses = pods.flatMap((p) => [p.servingAddress, p.statsAddress]);
+    expect(new Set(addresses).size).toBe(12);
+    // Nobody crashed on the way (a port taken twice makes the second queue-proxy exit and restart).
+    expect(backend.replicasOf('default', 'hello').map((r) => r.restarts)).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+});

@@ -25,3 +25,32 @@ describe('freePorts', () => {
     for (const p of a) expect(await isListening(p)).toBe(false);
   });
 });
+
+describe('freePorts called in parallel (several replicas prepared at once)', () => {
+  /** A kernel that reuses just-closed ports: each bind(0) gets a pseudo-random number from a small range, a tick later. */
+  function reusingKernel(seed: number, range: number): (host: string) => Promise<number> {
+    let s = seed;
+    return async () => {
+      await new Promise((r) => setImmediate(r));
+      s = (s * 1103515245 + 12345) % 2147483648;
+      return 40_000 + (s % range);
+    };
+  }
+
+  it('never hands the same port to two concurrent calls, even when the kernel repeats numbers', async () => {
+    const bind = reusingKernel(7, 30);
+    // Each round is a minute later than the last, so reservations from the round before have expired.
+    for (let round = 0; round < 100; round++) {
+      const now = 1_000_000_000 + round * 61_000;
+      const sets = await Promise.all([0, 1, 2].map(() => freePorts(5, '127.0.0.1', now, bind)));
+      const all = sets.flat();
+      expect(all).toHaveLength(15);
+      expect(new Set(all).size, `round ${round}: ${JSON.stringify(sets)}`).toBe(15);
+    }
+  });
+
+  it('with the real kernel: many concurrent calls return all-distinct ports', async () => {
+    const sets = await Promise.all(Array.from({ length: 8 }, () => freePorts(5)));
+    expect(new Set(sets.flat()).size).toBe(40);
+  });
+});

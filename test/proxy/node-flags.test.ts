@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fromRoot } from '../../common/paths.js';
-import { QUEUE_PROXY_NODE_FLAGS, WASM_TIERING_FLAG, queueProxyCommand } from '../../proxy/node-flags.js';
+import { QUEUE_PROXY_NODE_FLAGS, queueProxyCommand } from '../../proxy/node-flags.js';
 
 describe('queue-proxy node flags', () => {
   it('queueProxyCommand runs this Node with the flags, then bin/tide.js queue-proxy', () => {
@@ -21,6 +21,10 @@ describe('queue-proxy node flags', () => {
     expect(argv).toEqual(['node', ...QUEUE_PROXY_NODE_FLAGS, '/app/bin/tide.js']);
   });
 
+  it('`tide queue-proxy` sets no V8 flag in-process: undici\'s WebAssembly parser may tier up to optimised code', () => {
+    expect(readFileSync(fromRoot('cli', 'queue-proxy.ts'), 'utf8')).not.toMatch(/setFlagsFromString|liftoff/);
+  });
+
   it('cli/up.ts and the proxy bench launch the queue-proxy through queueProxyCommand', () => {
     for (const file of [fromRoot('cli', 'up.ts'), fromRoot('bench', 'proxy.bench.ts')]) {
       expect(readFileSync(file, 'utf8'), file).toMatch(/queueProxyCommand\(/);
@@ -28,7 +32,7 @@ describe('queue-proxy node flags', () => {
   });
 
   it('this Node accepts every flag (a misspelt or removed V8 flag would stop the sidecar from starting)', () => {
-    for (const flag of [...QUEUE_PROXY_NODE_FLAGS, WASM_TIERING_FLAG]) {
+    for (const flag of QUEUE_PROXY_NODE_FLAGS) {
       const r = spawnSync(process.execPath, [flag, '-e', '0'], { encoding: 'utf8', timeout: 10_000 });
       expect({ flag, status: r.status, stderr: r.stderr }).toEqual({ flag, status: 0, stderr: '' });
     }

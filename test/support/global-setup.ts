@@ -1,4 +1,4 @@
-/** Before any test: compile the sources into dist/ so CLI tests run the real `tide` executable. */
+/** Before any test: build dist/ as `npm run build` does, so CLI tests run the real `tide` executable. */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -11,4 +11,6 @@ export default function setup(): void {
     const out = (err as { stdout?: Buffer }).stdout?.toString() ?? '';
     process.stderr.write(`global-setup: tsc reported errors (build still emitted):\n${out.slice(0, 2000)}\n`);
   }
+  // The rest of `npm run build`: the bundled queue-proxy that bin/tide.js runs (cli/bundle.ts), so it is never stale.
+  execFileSync(process.execPath, ['dist/cli/bundle.js'], { cwd: root, stdio: 'pipe' });
 }

@@ -1,0 +1,15 @@
+/**
+ * Process entry of the bundled queue-proxy: `tide queue-proxy` alone, as one file plus the chunks it loads later
+ * (dist/queue-proxy/, built by cli/bundle.ts in `npm run build`). bin/tide.js runs it for `tide queue-proxy`; the same
+ * code runs unbundled through cli/entry.ts.
+ */
+import { runCommand } from './run-command.js';
+
+const code = await runCommand('queue-proxy', () => import('./queue-proxy.js'), process.argv.slice(3), {
+  stdin: process.stdin,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  cwd: process.cwd(),
+});
+process.exitCode = code;
