@@ -50,7 +50,7 @@ async function startStats(qp: QueueProxy, host: string, port: number): Promise<S
 export async function startQueueProxy(config: Readonly<QueueProxyConfig>, opts: StartOptions = {}): Promise<RunningQueueProxy> {
   const clock: Clock = opts.clock ?? systemClock;
   const logger: Logger = opts.logger ?? silentLogger();
-  const { listener: listenerOptions, ...deps } = opts;
+  const { listener: listenerOptions, deferStats: _deferStats, ...deps } = opts;
   const qp = buildQueueProxy({ ...deps, config, clock, logger });
   const onError = (err: unknown, where: string): void => logger.warn({ err, where }, 'listener error');
   const onNotice = (message: string, details: Record<string, unknown>): void => logger.warn(details, message);
