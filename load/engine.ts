@@ -239,7 +239,8 @@ export function runLoad(o: EngineOptions, registry = new Registry()): Promise<Ru
         }
         next = times.next();
       }
-      if (next.done || next.value >= plan.durationMs) endSchedule();
+      // The schedule ends at the plan's duration (not at the last start); the graceful stop counts from there.
+      if (next.done || next.value >= plan.durationMs) clock.setTimeout(endSchedule, start + plan.durationMs - clock.now());
       else clock.setTimeout(wake, start + next.value - clock.now());
     };
     wake();
