@@ -68,21 +68,18 @@ describe('tide load: runs', () => {
     const up = await startUpstream((req, res) => {
       seen.push(performance.now());
       expect(req.headers.host).toBe('hello.localhost');
-      res.end('ok');
+      setTimeout(() => res.end('ok'), 200);
     });
     cleanups.push(() => up.close());
     const r = await tide(['steady', '--target', `http://127.0.0.1:${up.port}`, '--host', 'hello.localhost', '--rate', '50', '--duration', '1s', '--summary-export', 'out.json']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(seen).toHaveLength(50);
-    // Tolerance: the schedule is i × 20 ms. Aligned on the median offset (the server's clock origin is unknown), 80% of
-    // arrivals reach the server within 15 ms of their slot on this loaded two-core machine; a late one (first
-    // connection, a GC pause on a neighbour) is followed by the catch-up an open model owes, not by a shifted schedule,
-    // so the last slot is still kept within 100 ms. (The fake-clock tests check the schedule itself exactly.)
-    const offsets = seen.map((t, i) => t - i * 20);
-    const median = [...offsets].sort((a, b) => a - b)[offsets.length >> 1]!;
-    const dev = offsets.map((o) => Math.abs(o - median));
-    expect(dev.filter((d) => d < 15).length, dev.map((d) => d.toFixed(1)).join(' ')).toBeGreaterThanOrEqual(40);
-    expect(dev[49]).toBeLessThan(100);
+    // The schedule itself is checked exactly on a fake clock (engine.test.ts). Here, on the real clock and a shared
+    // two-core machine, the stated tolerance is: the last request reaches the server within 250 ms of its slot (980 ms
+    // after the first), although each response takes 200 ms, so starts never waited for responses (a closed loop of
+    // the same size would need 10 s).
+    expect(seen[49]! - seen[0]!).toBeGreaterThan(980 - 250);
+    expect(seen[49]! - seen[0]!).toBeLessThan(980 + 250);
     const data = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')) as SummaryData;
     expect(data.metrics['http_reqs']?.values['count']).toBe(50);
     expect(data.metrics['http_req_failed']).toMatchObject({ type: 'rate', values: { rate: 0, passes: 0, fails: 50 }, thresholds: { 'rate<0.01': { ok: true } } });
