@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'loadtest/**', 'test-output/**', 'eslint.config.js', 'bin/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'loadtest/*.ts', 'test-output/**', 'eslint.config.js', 'bin/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
