@@ -91,7 +91,7 @@ describe('reliability 5: breaker overflow', () => {
       refusedPerRound.push(refused.length);
       // "Immediate": the 503 comes back before the second admitted request could finish (each takes 20 ms, one at a time).
       const secondSuccess = replies.filter((r) => r.status === 200).map((r) => r.ms).sort((a, b) => a - b)[1] ?? Infinity;
-      lateRefusals.push(...refused.filter((r) => r.ms >= secondSuccess).map((r) => round));
+      lateRefusals.push(...refused.filter((r) => r.ms >= secondSuccess).map(() => round));
       for (const r of replies) if (r.status !== 200 && r.status !== 503) failed[r.error ?? 'unknown'] = (failed[r.error ?? 'unknown'] ?? 0) + 1;
     }
     const refusedTotal = refusedPerRound.reduce((a, b) => a + b, 0);
