@@ -125,7 +125,7 @@ describe('reliability 3: scale from zero under a burst', () => {
     const failed: Record<string, number> = {};
     for (const r of replies) if (!r.ok) failed[r.error ?? 'unknown'] = (failed[r.error ?? 'unknown'] ?? 0) + 1;
     const maxInFlight = Math.max(...replies.map((r) => Number(r.headers?.['x-max-in-flight'] ?? 0)));
-    const pods = new Set(replies.map((r) => String(r.headers?.['x-pid'] ?? ''))).size;
+    const pods = new Set(replies.map((r) => r.headers?.['x-pid'])).size;
     const ms = replies.map((r) => r.ms).sort((a, b) => a - b);
     const counts = seenCounts(seenDir);
     printFigures('3 (scale from zero, 1,000 burst)', { sent: 1000, succeeded: replies.filter((r) => r.ok).length, failed, podsServing: pods, maxInFlightOnAnyPod: maxInFlight, firstMs: Math.round(ms[0]!), p50Ms: Math.round(ms[500]!), lastMs: Math.round(ms[999]!), appSaw: counts.size });
