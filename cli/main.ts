@@ -16,6 +16,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   autoscaler: { summary: 'run the autoscaler (KPA)', load: () => import('./autoscaler.js') },
   validate: { summary: 'check autoscaling annotations in Kubernetes YAML', load: () => import('./validate.js') },
   simulate: { summary: 'replay a traffic trace through the real autoscaler on a virtual clock', load: () => import('./simulate.js') },
+  load: { summary: 'run a load scenario (the k6 scripts in loadtest/) with k6 semantics, without k6', load: () => import('./load.js') },
   replay: { summary: 'feed recorded window averages into the decider and print each decision', load: () => import('./replay.js') },
 };
 

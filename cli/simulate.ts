@@ -1,11 +1,8 @@
 /** `tide simulate`: replays a traffic trace through the real autoscaler (windows, decider, scaler) on a virtual clock. */
-import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { extname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ConfigProblem } from '../common/errors.js';
-import { fromRoot } from '../common/paths.js';
 import { ANNOTATIONS, resolveRevisionSpec } from '../autoscaler/config/annotations.js';
 import { AUTOSCALER_CONFIG_KEYS, AUTOSCALER_DEFAULTS, KPA_CLASS, parseAutoscalerConfig, type AutoscalerConfig } from '../autoscaler/config/autoscaler-config.js';
 import type { RevisionScalingSpec } from '../autoscaler/config/revision-spec.js';
@@ -17,6 +14,7 @@ import { ShapeError, describeShapes, shapeTrace } from '../autoscaler/simulate/s
 import { simulate } from '../autoscaler/simulate/simulator.js';
 import { MAX_TRACE_SECONDS, TraceError, parseTrace, toWorkload, type Trace } from '../autoscaler/simulate/trace.js';
 import { UsageError, readAll, type CliIo } from './io.js';
+import { readUplotAssets } from './uplot.js';
 
 const HELP = `usage: tide simulate (-f TRACE | --shape SHAPE) [flags]
 
@@ -288,19 +286,11 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     if (extname(chart).toLowerCase() === '.svg') {
       await writeOutput(io, chart, renderSvgChart(result, runInfo));
     } else {
-      const [js, css] = await Promise.all([readUplot('uPlot.iife.min.js'), readUplot('uPlot.min.css')]);
-      await writeOutput(io, chart, renderHtmlChart(result, runInfo, { js, css }));
+      await writeOutput(io, chart, renderHtmlChart(result, runInfo, await readUplotAssets()));
     }
   }
   io.stdout.write(output === 'json' ? jsonSummary(result, runInfo) : textSummary(result, runInfo));
   return 0;
-}
-
-/** A file of uPlot's dist/: in Tide's own node_modules, or wherever Node resolves `uplot` (a hoisted install). */
-async function readUplot(name: string): Promise<string> {
-  const local = fromRoot('node_modules', 'uplot', 'dist', name);
-  const path = existsSync(local) ? local : createRequire(import.meta.url).resolve(`uplot/dist/${name}`);
-  return readFile(path, 'utf8');
 }
 
 async function writeOutput(io: CliIo, file: string, text: string): Promise<void> {

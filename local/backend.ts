@@ -9,6 +9,7 @@ import { revisionKey } from '../common/stats.js';
 import type { PodInfo, ScaleTarget } from '../autoscaler/backend.js';
 import type { Endpoint, EndpointsSource, EndpointsUpdate, RevisionInfo, RevisionSource } from '../activator/endpoints.js';
 import { Replica, type ReadinessProbe, type ReplicaLaunch } from './process/replica.js';
+import type { GroupWatch } from './process/reaper.js';
 
 /** A revision the backend can run. */
 export interface LocalRevision {
@@ -21,6 +22,8 @@ export interface LocalRevision {
 
 export interface LocalBackendOptions {
   readonly clock: Clock;
+  /** Told of every replica process group, so none outlives tide up (process/reaper.ts). */
+  readonly groups?: GroupWatch;
   readonly logger: Logger;
   readonly probe: ReadinessProbe;
   readonly startingProbeMs?: number;
@@ -190,6 +193,7 @@ export class LocalBackend implements ScaleTarget, EndpointsSource, RevisionSourc
       clock: this.#o.clock,
       logger: this.#o.logger,
       gracePeriodMs: s.rev.gracePeriodMs,
+      ...(this.#o.groups ? { groups: this.#o.groups } : {}),
       ...(this.#o.startingProbeMs === undefined ? {} : { startingProbeMs: this.#o.startingProbeMs }),
       ...(this.#o.readyProbeMs === undefined ? {} : { readyProbeMs: this.#o.readyProbeMs }),
       onChange: (r) => {

@@ -23,6 +23,7 @@ import { frontDoorBase, unknownHostText } from './not-found.js';
 import { probeQueueProxy } from './http/probe.js';
 import { prepareLaunch } from './launch.js';
 import type { Replica } from './process/replica.js';
+import { startReaper } from './process/reaper.js';
 import type { ResolvedFile } from './resolve.js';
 
 export interface UpOptions {
@@ -82,8 +83,11 @@ export async function startUp(o: UpOptions): Promise<RunningUp> {
   // Replicas come and go quickly locally: close a gone pod's gRPC channel after 10 s unused.
   const scraper = createGrpcScraper({ timeoutMs: 3000, idleMs: 10_000 });
 
+  // No replica outlives this process, however it ends (SIGKILL, a closed terminal): see process/reaper.ts.
+  const groups = startReaper();
   const backend = new LocalBackend({
     clock,
+    groups,
     logger: logger.child({ component: 'local-backend' }),
     probe: probeQueueProxy,
     onReplicaChange: (ns, rev, r) => o.onReplicaChange?.(ns, rev, r),
@@ -114,7 +118,8 @@ export async function startUp(o: UpOptions): Promise<RunningUp> {
     });
   }
 
-  const cleanups: (() => Promise<void> | void)[] = [];
+  // The first cleanup runs last: once every replica is stopped the reaper is told to exit without killing anything.
+  const cleanups: (() => Promise<void> | void)[] = [() => groups.close()];
   const cleanup = async (): Promise<void> => {
     for (const c of cleanups.splice(0).reverse()) {
       try {

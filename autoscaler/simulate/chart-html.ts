@@ -11,17 +11,17 @@ export interface UplotAssets {
   readonly css: string;
 }
 
-function escapeHtml(s: string): string {
+export function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 /** Makes text safe inside a <script> or <style> element. */
-function escapeRawText(s: string): string {
+export function escapeRawText(s: string): string {
   return s.replace(/<\/(script|style)/gi, '<\\/$1');
 }
 
 /** JSON safe inside <script>: no `<` at all, so no `</script>` or `<!--`. */
-function scriptJson(value: unknown): string {
+export function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 }
 

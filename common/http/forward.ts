@@ -407,7 +407,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.#requestStarted = false;
     this.#controller = undefined;
     this.#h2slot = undefined;
-    this.#s.budget?.recordRequest(this.#s.clock.now());
+    // The budget's base is original requests: counting retries too would let them grow it (20% → 25% of requests).
+    if (this.#attempts === 1) this.#s.budget?.recordRequest(this.#s.clock.now());
     if (this.#upH2) this.#attemptH2();
     else this.#attemptH1();
   }

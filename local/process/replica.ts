@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import type { Cancel, Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { restartBackoffMs } from '../backoff.js';
+import type { GroupWatch } from './reaper.js';
 
 /** A process to start. `env` is the complete environment. */
 export interface ProcessSpec {
@@ -61,6 +62,8 @@ export interface ReplicaOptions {
   readonly failureThreshold?: number;
   /** Called after every phase change (and restart count change). */
   readonly onChange: (replica: Replica) => void;
+  /** Told of every process group started and gone, so none outlives tide up (reaper.ts). */
+  readonly groups?: GroupWatch;
 }
 
 interface Running {
@@ -137,11 +140,14 @@ export class Replica {
     } finally {
       closeSync(fd);
     }
+    if (child.pid !== undefined) this.#o.groups?.add(child.pid);
     let resolveExit!: () => void;
     const running: Running = { child, exited: false, exit: new Promise<void>((r) => (resolveExit = r)) };
     const onGone = (code: number | null, signal: NodeJS.Signals | null, error?: Error): void => {
       if (running.exited) return;
       running.exited = true;
+      // The leader is gone; what it left in its group is killed by stop/crash handling, which knows the pid.
+      if (child.pid !== undefined) this.#o.groups?.remove(child.pid);
       resolveExit();
       const how = error ? `failed to start: ${error.message}` : signal ? `killed by ${signal}` : `exited with code ${code}`;
       try {

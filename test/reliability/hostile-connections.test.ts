@@ -5,7 +5,7 @@
  */
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { idleH2, probeTraffic, rssSampler, slowPreface } from './support.js';
+import { idleH2, probeTraffic, rssSampler, slowPreface } from './hostile-support.js';
 import { hostileTargets } from './targets.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];

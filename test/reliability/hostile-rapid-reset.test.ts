@@ -4,7 +4,7 @@
  * Loopback; the attack lasts 3 s.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { probeTraffic, rapidReset, rssSampler } from './support.js';
+import { probeTraffic, rapidReset, rssSampler } from './hostile-support.js';
 import { hostileTargets, type Target } from './targets.js';
 
 const cleanups: (() => Promise<void>)[] = [];
