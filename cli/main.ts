@@ -17,6 +17,8 @@ export const COMMANDS: Record<string, CommandEntry> = {
   validate: { summary: 'check autoscaling annotations in Kubernetes YAML', load: () => import('./validate.js') },
   simulate: { summary: 'replay a traffic trace through the real autoscaler on a virtual clock', load: () => import('./simulate.js') },
   replay: { summary: 'feed recorded window averages into the decider and print each decision', load: () => import('./replay.js') },
+  inject: { summary: "add the queue-proxy to Kubernetes YAML's Deployments and prepare their Services", load: () => import('./inject.js') },
+  uninject: { summary: 'remove what tide inject added', load: () => import('./inject.js').then((m) => ({ run: m.runUninject })) },
 };
 
 function usage(): string {
