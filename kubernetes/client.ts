@@ -83,7 +83,8 @@ export function connectionFromEnv(env: Readonly<Record<string, string | undefine
       namespacePath: `${SERVICE_ACCOUNT_DIR}/namespace`,
     };
   }
-  const file = flags.kubeconfig ?? env['KUBECONFIG']?.split(':')[0];
+  // Without --kubeconfig, client-node's default order applies: $KUBECONFIG (merged), ~/.kube/config.
+  const file = flags.kubeconfig;
   return { kind: 'kubeconfig', ...(file ? { file } : {}), ...(flags.context !== undefined ? { context: flags.context } : {}) };
 }
 
@@ -223,3 +224,30 @@ export const paths = {
   lease: (ns: string, name: string) => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${name}`,
   events: (ns: string) => `/api/v1/namespaces/${ns}/events`,
 } as const;
+
+/** One line for a user: what failed and where (no stack). */
+export function describeConnectError(err: unknown): string {
+  if (err instanceof KubeApiError) {
+    if (err.status === 401 || err.status === 403) return `the Kubernetes API server refused our credentials (${err.message})`;
+    return err.message;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Loads the configuration, builds the API and checks that the API server answers (`/version`). Throws a
+ * KubeApiError with one clear message on a missing kubeconfig, an unknown context, or an unreachable server.
+ */
+export async function connectKube(conn: KubeConnection, opts: { requestTimeoutMs?: number } = {}): Promise<{ api: KubeApi; namespace: string | undefined; version: string }> {
+  let loaded;
+  try {
+    loaded = loadKubeConfig(conn);
+  } catch (err) {
+    if (err instanceof KubeApiError) throw err;
+    const where = conn.kind === 'in-cluster' ? 'the in-cluster service account' : `kubeconfig ${conn.file ?? '(default)'}`;
+    throw new KubeApiError(0, 'NoConfig', `cannot load ${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  const api = createKubeApi(loaded.kc, opts);
+  const version = await checkApiServer(api);
+  return { api, namespace: loaded.namespace, version };
+}

@@ -48,6 +48,9 @@ interface Entry {
 
 type YamlPath = (string | number)[];
 
+/** No folding of long values (the probe JSON), and `{a: 1}` as Kubernetes YAML is usually written. */
+const TO_STRING = { lineWidth: 0, flowCollectionPadding: false } as const;
+
 /**
  * Injects (or uninjects) every Deployment in `text` and prepares (or restores) the Services that select its pods.
  * Never throws on bad input: syntax errors and objects that cannot be injected come back in `errors`.
@@ -113,7 +116,10 @@ export function transformYaml(text: string, mode: Mode, opts: InjectOptions, sou
     notes.push(`${mode === 'inject' ? 'injected' : 'uninjected'} ${what}: ${outcome.note}`);
     return true;
   };
-  const describeEntry = (e: Entry): string => `${String(e.object['kind'])} ${namespaceOf(e.object)}/${nameOf(e.object)}`;
+  const describeEntry = (e: Entry): string => {
+    const namespaced = isDeployment(e.object) || isService(e.object) || typeof (e.object['metadata'] as JsonObject | undefined)?.['namespace'] === 'string';
+    return `${String(e.object['kind'])} ${namespaced ? `${namespaceOf(e.object)}/` : ''}${nameOf(e.object)}`;
+  };
 
   const ok = new Set<string>();
   for (const d of deployments) {
@@ -152,7 +158,7 @@ function render(text: string, docs: Document[], changed: ReadonlySet<number>): s
   docs.forEach((doc, i) => {
     const from = i === 0 ? 0 : offsets[i]!;
     const to = i + 1 < offsets.length ? offsets[i + 1]! : text.length;
-    out += changed.has(i) ? doc.toString({ lineWidth: 0 }) : text.slice(from, to);
+    out += changed.has(i) ? doc.toString(TO_STRING) : text.slice(from, to);
   });
   return out;
 }
@@ -164,6 +170,13 @@ function applyOp(doc: Document, base: YamlPath, op: fastJsonPatch.Operation): vo
   if (last === undefined) throw new Error('a patch of the whole object is never produced by compare');
   const parentPath = [...base, ...segments];
   const parent = parentPath.length === 0 ? doc.contents : (doc.getIn(parentPath, true) as Node | undefined);
+  if (op.op !== 'remove') {
+    // A flow collection (`{name: a}`) would print everything added into it on one line: write the path to it as blocks.
+    for (let i = 0; i <= parentPath.length; i++) {
+      const node = i === 0 ? doc.contents : (doc.getIn(parentPath.slice(0, i), true) as Node | undefined);
+      if ((isMap(node) || isSeq(node)) && node.flow) node.flow = false;
+    }
+  }
   const value = op.op === 'remove' ? undefined : doc.createNode((op as { value: unknown }).value);
   if (isSeq(parent)) {
     const index = last === '-' ? parent.items.length : Number(last);
