@@ -107,7 +107,7 @@ export class KubeActivatorSources implements RevisionSource, EndpointsSource {
   }
 
   #informers(): Informer<KubeObject>[] {
-    return [this.deployments, this.services, this.slices, this.activatorSlices] as unknown as Informer<KubeObject>[];
+    return [this.deployments, this.services, this.slices, this.activatorSlices];
   }
 
   /** Calls `fn` with this activator's (index, count) now and on every change. */

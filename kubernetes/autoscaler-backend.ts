@@ -136,7 +136,7 @@ export class KubeAutoscalerBackend implements ScaleTarget, Routing {
       const k = objectKey(s.metadata.namespace, svc);
       let m = this.#slicesByService.get(k);
       if (present) {
-        if (!m) this.#slicesByService.set(k, (m = new Map()));
+        if (!m) this.#slicesByService.set(k, (m = new Map<string, EndpointSlice>()));
         m.set(s.metadata.name, s);
       } else if (m) {
         m.delete(s.metadata.name);

@@ -57,7 +57,7 @@ export interface RunningKubeAutoscaler {
 export async function startKubeAutoscaler(opts: KubeAutoscalerOptions): Promise<RunningKubeAutoscaler> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger;
-  let elector: LeaderElector | undefined;
+  let elector: LeaderElector | undefined = undefined;
   const isLeader = (): boolean => elector?.isLeader() ?? false;
   const backend = new KubeAutoscalerBackend({
     api: opts.api,
@@ -148,7 +148,7 @@ export async function startKubeAutoscaler(opts: KubeAutoscalerOptions): Promise<
     synced: () => backend.synced(),
     close(closeOpts = {}) {
       closing ??= (async () => {
-        await elector!.stop(closeOpts.release ?? true);
+        await elector.stop(closeOpts.release ?? true);
         autoscaler.stop();
         backend.stop();
         await servers.close();
