@@ -25,6 +25,8 @@ import {
   apiVersions,
   findByKind,
   findByPlural,
+  openApiV3Doc,
+  openApiV3Index,
   qualifiedName,
   RESOURCES,
   type ResourceType,
@@ -497,6 +499,8 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
       return { major: '1', minor: '32', gitVersion: 'v1.32.0-fake', platform: 'linux/amd64', goVersion: 'go1.23' };
     }
     if (path === 'api') return apiVersions(host);
+    if (path === 'openapi/v3') return openApiV3Index();
+    if (parts[0] === 'openapi' && parts[1] === 'v3') return openApiV3Doc(parts.slice(2).join('/'));
     if (path === 'apis') return apiGroupList();
     if (parts[0] === 'api' && parts.length === 2) return apiResourceList('', parts[1]!);
     if (parts[0] === 'apis' && parts.length === 2) return apiGroupDoc(parts[1]!);

@@ -129,3 +129,44 @@ export function apiResourceList(group: string, version: string): object | undefi
   }
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group ? `${group}/${version}` : version, resources };
 }
+
+// ---- OpenAPI v3: only what kubectl reads to learn that the server validates fields itself ----
+
+function gvPath(group: string, version: string): string {
+  return group ? `apis/${group}/${version}` : `api/${version}`;
+}
+
+/** `/openapi/v3`: one entry per group version, pointing at its document. */
+export function openApiV3Index(): object {
+  const paths: Record<string, { serverRelativeURL: string }> = {};
+  for (const r of RESOURCES) {
+    const p = gvPath(r.group, r.version);
+    paths[p] = { serverRelativeURL: `/openapi/v3/${p}` };
+  }
+  return { paths };
+}
+
+/**
+ * `/openapi/v3/api/v1` or `/openapi/v3/apis/<group>/<version>`: each resource's item path with a PATCH operation
+ * tagged with its group-version-kind and its query parameters (kubectl checks for `fieldValidation` there before
+ * it leaves validation to the server). No schemas: clients that need them for client-side validation won't find them.
+ */
+export function openApiV3Doc(path: string): object | undefined {
+  const served = RESOURCES.filter((r) => gvPath(r.group, r.version) === path);
+  if (served.length === 0) return undefined;
+  const query = ['dryRun', 'fieldManager', 'fieldValidation', 'force', 'pretty'].map((name) => ({ name, in: 'query', schema: { type: name === 'force' ? 'boolean' : 'string' } }));
+  const paths: Record<string, object> = {};
+  for (const r of served) {
+    const base = `/${path}/${r.namespaced ? 'namespaces/{namespace}/' : ''}${r.plural}/{name}`;
+    paths[base] = {
+      patch: {
+        operationId: `patch${r.kind}`,
+        'x-kubernetes-action': 'patch',
+        'x-kubernetes-group-version-kind': { group: r.group, version: r.version, kind: r.kind },
+        parameters: query,
+        responses: { '200': { description: 'OK' } },
+      },
+    };
+  }
+  return { openapi: '3.0.0', info: { title: 'Kubernetes (fake)', version: 'v1.32.0' }, paths, components: { schemas: {} } };
+}
