@@ -25,7 +25,7 @@ async function kubectl(...args: string[]): Promise<string> {
     return stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`kubectl ${args.join(' ')} failed: ${e.stderr ?? e.message}\nrequests:\n${api.requests.slice(-15).map((r) => `${r.method} ${r.path}?${r.query.toString()} -> ${r.status}`).join('\n')}`);
+    throw new Error(`kubectl ${args.join(' ')} failed: ${e.stderr ?? e.message}\nrequests:\n${api.requests.slice(-15).map((r) => `${r.method} ${r.path}?${r.query.toString()} -> ${r.status}`).join('\n')}`, { cause: err });
   }
 }
 
