@@ -21,8 +21,8 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import * as undici from 'undici';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startFakeApiServer, type FakeApiServer, type KubeObject } from '../support/kube/fake-apiserver.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeApiServer, type FakeApiServer } from '../support/kube/fake-apiserver.js';
 
 let api: FakeApiServer;
 let kc: KubeConfig;
@@ -381,14 +381,289 @@ describe('fake API server: /scale', () => {
   });
 });
 
-// Keep the imports used by later suites referenced.
-void DiscoveryV1Api;
-void CoordinationV1Api;
-void makeInformer;
-void mkdtempSync;
-void rmSync;
-void tmpdir;
-void join;
-void afterEach;
-void beforeEach;
-export type { KubeObject };
+const merge = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+describe('fake API server: patches and subresources', () => {
+  it('merge patch: sets and (with null) removes fields; strategic merge behaves the same for maps', async () => {
+    const name = unique('mp');
+    await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name, labels: { a: '1', b: '2' } }, data: { k: 'v' } } });
+    await core.patchNamespacedConfigMap({ name, namespace: 'default', body: { metadata: { labels: { a: null, c: '3' } }, data: { k2: 'v2' } } }, merge);
+    await core.patchNamespacedConfigMap(
+      { name, namespace: 'default', body: { data: { k: null } } },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
+    const cm = api.get('v1', 'ConfigMap', 'default', name)!;
+    expect(cm.metadata.labels).toEqual({ b: '2', c: '3' });
+    expect(cm['data']).toEqual({ k2: 'v2' });
+  });
+
+  it('JSON patch: applies operations in order (client-node default), and a failed test op is a 422 naming it', async () => {
+    const name = unique('jp');
+    await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name }, data: { a: '1' } } });
+    await core.patchNamespacedConfigMap({
+      name,
+      namespace: 'default',
+      body: [
+        { op: 'test', path: '/data/a', value: '1' },
+        { op: 'replace', path: '/data/a', value: '2' },
+        { op: 'add', path: '/data/b', value: '3' },
+      ],
+    });
+    expect(api.get('v1', 'ConfigMap', 'default', name)?.['data']).toEqual({ a: '2', b: '3' });
+    const failed = await statusOf(core.patchNamespacedConfigMap({ name, namespace: 'default', body: [{ op: 'test', path: '/data/a', value: 'nope' }] }));
+    expect(failed).toMatchObject({ code: 422, reason: 'Invalid' });
+    expect(failed.message).toContain('operation 0');
+    expect(api.get('v1', 'ConfigMap', 'default', name)?.['data']).toEqual({ a: '2', b: '3' });
+  });
+
+  it('server-side apply: creates when absent, merges named list items when present, requires fieldManager', async () => {
+    const name = unique('ssa');
+    const ssa = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+    const desired = deployment(name);
+    await apps.patchNamespacedDeployment({ name, namespace: 'default', body: desired, fieldManager: 'test' }, ssa);
+    expect(api.get('apps/v1', 'Deployment', 'default', name)?.metadata.generation).toBe(1);
+    await apps.patchNamespacedDeployment(
+      {
+        name,
+        namespace: 'default',
+        fieldManager: 'test',
+        body: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name }, spec: { template: { spec: { containers: [{ name: 'sidecar', image: 's:1' }] } } } },
+      },
+      ssa,
+    );
+    const containers = (api.get('apps/v1', 'Deployment', 'default', name)?.['spec'] as V1Deployment['spec'])!.template.spec!.containers;
+    expect(containers.map((c) => c.name)).toEqual(['app', 'sidecar']);
+    expect((await statusOf(apps.patchNamespacedDeployment({ name, namespace: 'default', body: desired }, ssa))).message).toContain('fieldManager: Required value');
+  });
+
+  it('refuses an unknown patch content type with 415', async () => {
+    const res = await undici.fetch(`${api.url}/api/v1/namespaces/default/configmaps/x`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' },
+      body: '{}',
+      dispatcher: agent(),
+    });
+    expect(res.status).toBe(415);
+    expect(await res.json()).toMatchObject({ kind: 'Status', reason: 'UnsupportedMediaType' });
+  });
+
+  it('/status writes only .status; the main resource keeps .status whatever the body says', async () => {
+    const name = unique('st');
+    await apps.createNamespacedDeployment({ namespace: 'default', body: deployment(name) });
+    const d = await apps.readNamespacedDeployment({ name, namespace: 'default' });
+    await apps.replaceNamespacedDeploymentStatus({ name, namespace: 'default', body: { ...d, spec: { ...d.spec!, replicas: 9 }, status: { readyReplicas: 1 } } });
+    let stored = api.get('apps/v1', 'Deployment', 'default', name)!;
+    expect(stored['status']).toEqual({ readyReplicas: 1 });
+    expect(stored['spec']).toMatchObject({ replicas: 1 });
+    await apps.patchNamespacedDeployment({ name, namespace: 'default', body: { status: { readyReplicas: 5 }, spec: { replicas: 2 } } }, merge);
+    stored = api.get('apps/v1', 'Deployment', 'default', name)!;
+    expect(stored['status']).toEqual({ readyReplicas: 1 });
+    expect(stored['spec']).toMatchObject({ replicas: 2 });
+  });
+});
+
+describe('fake API server: Leases, Events, EndpointSlices, garbage collection', () => {
+  it('Leases: create, renew with the current resourceVersion, and a stale renew conflicts (what leader election relies on)', async () => {
+    const coord = kc.makeApiClient(CoordinationV1Api);
+    const name = unique('lease');
+    const lease = await coord.createNamespacedLease({
+      namespace: 'default',
+      body: { metadata: { name }, spec: { holderIdentity: 'a', leaseDurationSeconds: 15, acquireTime: new Date(), renewTime: new Date() } },
+    });
+    const renewed = await coord.replaceNamespacedLease({ name, namespace: 'default', body: { ...lease, spec: { ...lease.spec, renewTime: new Date() } } });
+    expect(renewed.spec?.holderIdentity).toBe('a');
+    expect(Number(renewed.metadata?.resourceVersion)).toBeGreaterThan(Number(lease.metadata?.resourceVersion));
+    const stolen = await statusOf(coord.replaceNamespacedLease({ name, namespace: 'default', body: { ...lease, spec: { ...lease.spec, holderIdentity: 'b' } } }));
+    expect(stolen.code).toBe(409);
+    expect((await coord.readNamespacedLease({ name, namespace: 'default' })).spec?.holderIdentity).toBe('a');
+  });
+
+  it('Events in v1 and events.k8s.io/v1', async () => {
+    const name = unique('ev');
+    await core.createNamespacedEvent({
+      namespace: 'default',
+      body: { metadata: { name }, involvedObject: { kind: 'Deployment', name: 'web', namespace: 'default' }, reason: 'BadAnnotation', message: 'x', type: 'Warning' },
+    });
+    const list = await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `metadata.name=${name}` });
+    expect(list.items.map((e) => e.reason)).toEqual(['BadAnnotation']);
+    expect(api.list('events.k8s.io/v1', 'Event', 'default')).toEqual([]);
+  });
+
+  it('EndpointSlices through DiscoveryV1Api, listed by service-name label', async () => {
+    const disco = kc.makeApiClient(DiscoveryV1Api);
+    const name = unique('svc');
+    await disco.createNamespacedEndpointSlice({
+      namespace: 'default',
+      body: {
+        metadata: { name: `${name}-tide`, labels: { 'kubernetes.io/service-name': name, 'endpointslice.kubernetes.io/managed-by': 'tide.dev/autoscaler' } },
+        addressType: 'IPv4',
+        endpoints: [{ addresses: ['127.0.0.9'], conditions: { ready: true } }],
+        ports: [{ name: 'http', port: 8012 }],
+      },
+    });
+    const list = await disco.listNamespacedEndpointSlice({ namespace: 'default', labelSelector: `kubernetes.io/service-name=${name}` });
+    expect(list.items.map((s) => s.endpoints?.[0]?.addresses)).toEqual([['127.0.0.9']]);
+    expect(
+      (await statusOf(disco.createNamespacedEndpointSlice({ namespace: 'default', body: { metadata: { name: unique('bad') }, addressType: 'IPv4', endpoints: [{ addresses: [] }] } }))).message,
+    ).toContain('endpoints[0].addresses: Required value');
+  });
+
+  it('deletes dependents whose owner is gone (background propagation), and everything in a deleted namespace', async () => {
+    const name = unique('owner');
+    const d = await apps.createNamespacedDeployment({ namespace: 'team-a', body: deployment(name) });
+    await core.createNamespacedService({
+      namespace: 'team-a',
+      body: {
+        metadata: { name: `${name}-private`, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name, uid: d.metadata!.uid! }] },
+        spec: { ports: [{ port: 80 }] },
+      },
+    });
+    await apps.deleteNamespacedDeployment({ name, namespace: 'team-a' });
+    expect(api.get('v1', 'Service', 'team-a', `${name}-private`)).toBeUndefined();
+
+    await core.createNamespace({ body: { metadata: { name: 'doomed' } } });
+    await core.createNamespacedConfigMap({ namespace: 'doomed', body: { metadata: { name: 'x' } } });
+    await core.deleteNamespace({ name: 'doomed' });
+    expect(api.list('v1', 'ConfigMap', 'doomed')).toEqual([]);
+  });
+});
+
+describe('fake API server: faults', () => {
+  afterEach(() => {
+    api.faults.setLatencyMs(0);
+    api.faults.setDown(false);
+  });
+
+  it('failNext answers Status errors for the matching requests only, then recovers', async () => {
+    api.faults.failNext(2, 503, (r) => r.method === 'GET' && r.path === '/api/v1/namespaces/default/configmaps');
+    await core.readNamespace({ name: 'default' }); // does not match: untouched
+    expect(await statusOf(core.listNamespacedConfigMap({ namespace: 'default' }))).toMatchObject({ code: 503, reason: 'ServiceUnavailable' });
+    expect((await statusOf(core.listNamespacedConfigMap({ namespace: 'default' }))).code).toBe(503);
+    await expect(core.listNamespacedConfigMap({ namespace: 'default' })).resolves.toBeDefined();
+    api.faults.failNext(1);
+    expect((await statusOf(core.readNamespace({ name: 'default' }))).code).toBe(500);
+  });
+
+  it('conflictNextUpdates makes the next PUT/PATCH a 409 even with a current resourceVersion', async () => {
+    const name = unique('cf');
+    const cm = await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name } } });
+    api.faults.conflictNextUpdates(1);
+    expect((await statusOf(core.replaceNamespacedConfigMap({ name, namespace: 'default', body: cm }))).code).toBe(409);
+    await expect(core.replaceNamespacedConfigMap({ name, namespace: 'default', body: { ...cm, data: { a: 'b' } } })).resolves.toBeDefined();
+  });
+
+  it('setLatencyMs delays every response', async () => {
+    api.faults.setLatencyMs(150);
+    const started = performance.now();
+    await core.readNamespace({ name: 'default' });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(140);
+  });
+
+  it('setDown refuses connections until it is up again', async () => {
+    api.faults.setDown(true);
+    await expect(core.readNamespace({ name: 'default' })).rejects.toThrow();
+    api.faults.setDown(false);
+    await expect(core.readNamespace({ name: 'default' })).resolves.toBeDefined();
+  });
+});
+
+describe('fake API server: client-node informers across faults', () => {
+  interface Tracked {
+    names: Set<string>;
+    connects: number;
+    errors: number;
+  }
+
+  function trackedInformer(namespace: string): { informer: ReturnType<typeof makeInformer<V1Pod>>; t: Tracked } {
+    const informer = makeInformer<V1Pod>(kc, `/api/v1/namespaces/${namespace}/pods`, () => core.listNamespacedPod({ namespace }));
+    const t: Tracked = { names: new Set(), connects: 0, errors: 0 };
+    informer.on('add', (p) => t.names.add(p.metadata!.name!));
+    informer.on('delete', (p) => t.names.delete(p.metadata!.name!));
+    informer.on('connect', () => t.connects++);
+    // client-node leaves restarting after a failed watch to its user: do what a backend does.
+    informer.on('error', () => {
+      t.errors++;
+      setTimeout(() => void informer.start(), 50);
+    });
+    return { informer, t };
+  }
+
+  it('an informer re-watches after a dropped watch (clean end and reset) and keeps up with changes', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'inf-drop' } } });
+    const { informer, t } = trackedInformer('inf-drop');
+    await informer.start();
+    await core.createNamespacedPod({ namespace: 'inf-drop', body: pod('one', {}) });
+    await until(() => t.names.has('one'), 'the informer to see pod one');
+
+    const lists = (): number => api.requests.filter((r) => r.method === 'GET' && r.path === '/api/v1/namespaces/inf-drop/pods' && !r.query.has('watch')).length;
+    const listsBefore = lists();
+    const connects = t.connects;
+    api.faults.dropWatches();
+    await until(() => t.connects > connects, 'a re-watch after a clean end');
+    await core.createNamespacedPod({ namespace: 'inf-drop', body: pod('two', {}) });
+    await until(() => t.names.has('two'), 'the informer to see pod two');
+    // A clean end resumes from the last resource version: no new list.
+    expect(lists()).toBe(listsBefore);
+
+    api.faults.dropWatches('reset');
+    await until(() => t.errors > 0, 'the informer to report the reset');
+    await core.deleteNamespacedPod({ name: 'one', namespace: 'inf-drop' });
+    await until(() => !t.names.has('one'), 'the informer to see pod one go');
+    expect([...t.names]).toEqual(['two']);
+    await informer.stop();
+  });
+
+  it('an informer re-lists after its resource version expired (ERROR 410 on the open watch)', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'inf-410' } } });
+    const { informer, t } = trackedInformer('inf-410');
+    await informer.start();
+    await core.createNamespacedPod({ namespace: 'inf-410', body: pod('a', {}) });
+    await until(() => t.names.has('a'), 'pod a');
+    const lists = (): number => api.requests.filter((r) => r.method === 'GET' && r.path === '/api/v1/namespaces/inf-410/pods' && !r.query.has('watch')).length;
+    const before = lists();
+    api.faults.expireResourceVersions();
+    await until(() => lists() > before, 'a re-list');
+    await core.createNamespacedPod({ namespace: 'inf-410', body: pod('b', {}) });
+    await until(() => t.names.has('b'), 'pod b');
+    expect(t.errors).toBe(0);
+    await informer.stop();
+  });
+
+  it('an informer rides out a spell of 500s and a down server', async () => {
+    await core.createNamespace({ body: { metadata: { name: 'inf-500' } } });
+    const { informer, t } = trackedInformer('inf-500');
+    await informer.start();
+    api.faults.failNext(3, 500, (r) => r.method === 'GET' && r.path.startsWith('/api/v1/namespaces/inf-500/'));
+    api.faults.setDown(true);
+    api.faults.setDown(false);
+    await core.createNamespacedPod({ namespace: 'inf-500', body: pod('c', {}) });
+    await until(() => t.names.has('c'), 'pod c after the failures', 10_000);
+    expect(t.errors).toBeGreaterThan(0);
+    await informer.stop();
+  });
+});
+
+describe('fake API server: in-cluster configuration', () => {
+  it('client-node loadFromCluster reads the token, CA and namespace files and the service env', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tide-incluster-'));
+    const saved = { host: process.env['KUBERNETES_SERVICE_HOST'], port: process.env['KUBERNETES_SERVICE_PORT'] };
+    try {
+      const files = api.inClusterFiles(dir, 'team-a');
+      expect(files.tokenPath).toBe(join(dir, 'var/run/secrets/kubernetes.io/serviceaccount/token'));
+      Object.assign(process.env, api.inClusterEnv());
+      const incluster = new KubeConfig();
+      incluster.loadFromCluster(dir);
+      expect(incluster.getContextObject(incluster.getCurrentContext())?.namespace).toBe('team-a');
+      const list = await incluster.makeApiClient(CoreV1Api).listNamespacedConfigMap({ namespace: 'team-a' });
+      expect(list.kind).toBe('ConfigMapList');
+      expect(api.requests.at(-1)?.user).toBe(api.token);
+    } finally {
+      for (const [k, v] of [['KUBERNETES_SERVICE_HOST', saved.host], ['KUBERNETES_SERVICE_PORT', saved.port]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+

@@ -66,6 +66,7 @@ export interface RecordedRequest {
   query: URLSearchParams;
   contentType?: string;
   body?: unknown;
+  /** 0 when the connection was destroyed without an answer (setDown, a client that went away). */
   status: number;
   /** The bearer token, or undefined when none was accepted. */
   user?: string;
@@ -680,16 +681,21 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
     const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
     const record: RecordedRequest = { method, path: url.pathname, query: url.searchParams, status: 0, atMs: Date.now() };
     if (contentType) record.contentType = contentType;
+    // Recorded when answered (a watch: when its stream starts), so a client never sees an answer before its record.
+    let recorded = false;
+    const done = (status: number): void => {
+      if (recorded) return;
+      recorded = true;
+      record.status = status;
+      requests.push(record);
+    };
     const send = (code: number, body: unknown): void => {
-      record.status = code;
+      done(code);
       const text = JSON.stringify(body);
       res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
       res.end(text);
     };
-    res.on('close', () => {
-      if (record.status === 0) record.status = res.statusCode;
-      requests.push(record);
-    });
+    res.on('close', () => done(0));
     try {
       const text = await readBody(req);
       if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
@@ -712,7 +718,7 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
       }
       const parts = url.pathname.split('/').filter((p) => p !== '');
       const out = handle(method, parts, url.searchParams, record.body, contentType, req, res);
-      if (out === 'watch') record.status = 200;
+      if (out === 'watch') done(200);
       else send(out.code, out.body);
     } catch (err) {
       if (res.headersSent) return void res.destroy();
