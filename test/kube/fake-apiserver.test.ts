@@ -3,6 +3,8 @@
  * the protocol the client expects, and every test built on the fake is suspect.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -21,8 +23,9 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import * as undici from 'undici';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeApiServer, type FakeApiServer } from '../support/kube/fake-apiserver.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startFakeApiServer, type FakeApiServer, type KubeObject } from '../support/kube/fake-apiserver.js';
+import { startClusterSimulator, type ClusterSimulator, type PodFactory } from '../support/kube/simulator.js';
 
 let api: FakeApiServer;
 let kc: KubeConfig;
@@ -667,3 +670,137 @@ describe('fake API server: in-cluster configuration', () => {
   });
 });
 
+
+describe('cluster simulator', () => {
+  let sim: FakeApiServer;
+  let simApps: AppsV1Api;
+  let simCore: CoreV1Api;
+  let cluster: ClusterSimulator | undefined;
+
+  beforeEach(async () => {
+    sim = await startFakeApiServer();
+    const c = new KubeConfig();
+    c.loadFromString(sim.kubeconfig());
+    simApps = c.makeApiClient(AppsV1Api);
+    simCore = c.makeApiClient(CoreV1Api);
+  });
+
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = undefined;
+    await sim.close();
+  });
+
+  const slicesOf = (service: string): KubeObject[] =>
+    sim.list('discovery.k8s.io/v1', 'EndpointSlice', 'default').filter((s) => s.metadata.labels?.['kubernetes.io/service-name'] === service);
+  const podIp = (p: KubeObject): string | undefined => (p['status'] as { podIP?: string }).podIP;
+  const endpointOf = (s: KubeObject): { addresses: string[]; conditions: Record<string, boolean>; targetRef: { name: string } } =>
+    (s['endpoints'] as { addresses: string[]; conditions: Record<string, boolean>; targetRef: { name: string } }[])[0]!;
+
+  async function webApp(replicas: number): Promise<void> {
+    const d = deployment('web', { app: 'web' }, replicas);
+    d.spec!.template.spec!.containers[0]!.ports = [{ name: 'http', containerPort: 8080 }];
+    await simApps.createNamespacedDeployment({ namespace: 'default', body: d });
+    await simCore.createNamespacedService({
+      namespace: 'default',
+      body: { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] } },
+    });
+  }
+
+  it('turns a /scale write into Pods that become Ready after the start delay, each with its own EndpointSlice', async () => {
+    const start = new Date(Date.UTC(2030, 0, 1));
+    cluster = startClusterSimulator(sim, { startDelayMs: 300, now: () => start.getTime() });
+    await webApp(0);
+    const written = performance.now();
+    await simApps.patchNamespacedDeploymentScale({ name: 'web', namespace: 'default', body: { spec: { replicas: 2 } } }, merge);
+    await until(() => cluster!.podsOf('default', 'web').length === 2, 'two pods');
+    const pending = cluster.podsOf('default', 'web');
+    expect(pending.map((p) => (p['status'] as { phase: string }).phase)).toEqual(['Pending', 'Pending']);
+    expect(pending[0]!.metadata['creationTimestamp']).toBe('2030-01-01T00:00:00Z');
+    expect(slicesOf('web')).toEqual([]);
+
+    await until(() => slicesOf('web').length === 2, 'two slices');
+    expect(performance.now() - written).toBeGreaterThanOrEqual(290);
+    const pods = cluster.podsOf('default', 'web');
+    expect(new Set(pods.map(podIp)).size).toBe(2);
+    for (const p of pods) expect(podIp(p)).toMatch(/^127\.0\.\d+\.\d+$/);
+    for (const s of slicesOf('web')) {
+      expect(s.metadata.labels).toEqual({ 'kubernetes.io/service-name': 'web', 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' });
+      expect(s['ports']).toEqual([{ name: 'http', port: 8080, protocol: 'TCP' }]);
+      expect(endpointOf(s).conditions).toEqual({ ready: true, serving: true, terminating: false });
+      expect(pods.map(podIp)).toContain(endpointOf(s).addresses[0]);
+    }
+    await until(() => (sim.get('apps/v1', 'Deployment', 'default', 'web')?.['status'] as { readyReplicas?: number }).readyReplicas === 2, 'status.readyReplicas 2');
+  });
+
+  it('scales down through a terminating endpoint (ready=false, terminating=true) before removing the Pod and its slice', async () => {
+    cluster = startClusterSimulator(sim, { startDelayMs: 10, stopDelayMs: 200 });
+    await webApp(2);
+    await until(() => slicesOf('web').length === 2, 'two slices');
+    const [older] = cluster.podsOf('default', 'web');
+    const seen: { ready: boolean; terminating: boolean }[] = [];
+    const off = sim.onChange((e) => {
+      if (e.object.kind === 'EndpointSlice' && e.type === 'MODIFIED') seen.push(endpointOf(e.object).conditions as { ready: boolean; terminating: boolean });
+    });
+    await simApps.patchNamespacedDeploymentScale({ name: 'web', namespace: 'default', body: { spec: { replicas: 1 } } }, merge);
+    await until(() => slicesOf('web').length === 1, 'one slice left');
+    off();
+    expect(seen).toEqual([{ ready: false, serving: true, terminating: true }]);
+    // The newest goes first.
+    expect(cluster.podsOf('default', 'web').map((p) => p.metadata.name)).toEqual([older!.metadata.name]);
+  });
+
+  it('starts a real pod through the PodFactory on its IP, advertises the port it bound, and stops it on scale-down', async () => {
+    const started: string[] = [];
+    const stopped: string[] = [];
+    const pods: PodFactory = {
+      async start({ name, ip }) {
+        const server = createServer((_req, res) => res.end(`hello from ${name}`));
+        await new Promise<void>((resolve) => server.listen(0, ip, resolve));
+        started.push(name);
+        return {
+          port: (server.address() as AddressInfo).port,
+          stop: async () => {
+            stopped.push(name);
+            await new Promise((resolve) => server.close(resolve));
+          },
+        };
+      },
+    };
+    cluster = startClusterSimulator(sim, { startDelayMs: 0, pods });
+    await webApp(1);
+    await until(() => slicesOf('web').length === 1, 'a slice');
+    const slice = slicesOf('web')[0]!;
+    const port = (slice['ports'] as { port: number }[])[0]!.port;
+    expect(port).not.toBe(8080);
+    const res = await undici.request(`http://${endpointOf(slice).addresses[0]!}:${port}/`);
+    expect(await res.body.text()).toBe(`hello from ${endpointOf(slice).targetRef.name}`);
+
+    await simApps.patchNamespacedDeploymentScale({ name: 'web', namespace: 'default', body: { spec: { replicas: 0 } } }, merge);
+    await until(() => stopped.length === 1 && slicesOf('web').length === 0, 'the pod stopped and its slice gone');
+    expect(stopped).toEqual(started);
+  });
+
+  it('never touches slices it does not manage, and drops its own when the Service loses its selector', async () => {
+    cluster = startClusterSimulator(sim, { startDelayMs: 0 });
+    await webApp(1);
+    await until(() => slicesOf('web').length === 1, 'the controller slice');
+    const tide: KubeObject = {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'web-tide', namespace: 'default', labels: { 'kubernetes.io/service-name': 'web', 'endpointslice.kubernetes.io/managed-by': 'tide.dev/autoscaler' } },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: ['127.0.0.200'], conditions: { ready: true } }],
+      ports: [{ name: 'http', port: 8012 }],
+    };
+    sim.apply(tide);
+    await simCore.patchNamespacedService({ name: 'web', namespace: 'default', body: { spec: { selector: null } } }, merge);
+    await until(() => slicesOf('web').length === 1 && slicesOf('web')[0]!.metadata.name === 'web-tide', 'only the Tide slice');
+    // Pods keep running; a Deployment scale-up still makes pods, but no slices for the selector-less Service.
+    await simApps.patchNamespacedDeploymentScale({ name: 'web', namespace: 'default', body: { spec: { replicas: 2 } } }, merge);
+    await until(() => cluster!.podsOf('default', 'web').filter((p) => podIp(p)).length === 2, 'two running pods');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(slicesOf('web').map((s) => s.metadata.name)).toEqual(['web-tide']);
+    expect(endpointOf(slicesOf('web')[0]!).addresses).toEqual(['127.0.0.200']);
+  });
+});

@@ -15,7 +15,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { makeServingCerts } from './certs.js';
+import { makeServingCerts, type ServingCerts } from './certs.js';
 import { applyConfiguration, applyJsonPatch, mergePatch, PatchError, type Json } from './patch.js';
 import {
   apiGroupDoc,
@@ -235,10 +235,13 @@ const PATCH_TYPES = [
 
 // ---------------------------------------------------------------------------------------------------------------
 
+let sharedCerts: ServingCerts | undefined;
+
 export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promise<FakeApiServer> {
   const historyLimit = opts.historyLimit ?? 1000;
   const bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 60_000;
-  const certs = makeServingCerts();
+  // Making a CA and a certificate takes about a second; every server in a test process shares one pair.
+  const certs = (sharedCerts ??= makeServingCerts());
   const token = randomBytes(16).toString('hex');
 
   const store = new Map<string, Map<string, KubeObject>>(RESOURCES.map((r) => [typeKey(r), new Map()]));
