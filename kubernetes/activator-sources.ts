@@ -18,6 +18,7 @@ import {
   ANNOTATION_DEPLOYMENT,
   LABEL_SERVICE_NAME,
   MANAGED_SELECTOR,
+  TIDE_SLICES,
   isManaged,
   objectKey,
   privateServiceName,
@@ -67,7 +68,7 @@ export class KubeActivatorSources implements RevisionSource, EndpointsSource {
     const common = { api, clock, logger };
     this.deployments = new Informer<Deployment>({ ...common, name: 'deployments', path: paths.deployments(namespace), query: { labelSelector: MANAGED_SELECTOR } });
     this.services = new Informer<Service>({ ...common, name: 'services', path: paths.services(namespace), query: { labelSelector: MANAGED_SELECTOR } });
-    this.slices = new Informer<EndpointSlice>({ ...common, name: 'endpointslices', path: paths.endpointSlices(namespace), query: { labelSelector: MANAGED_SELECTOR } });
+    this.slices = new Informer<EndpointSlice>({ ...common, ...TIDE_SLICES, path: paths.endpointSlices(namespace) });
     this.activatorSlices = new Informer<EndpointSlice>({
       ...common,
       name: 'activator-endpointslices',

@@ -36,6 +36,7 @@ import {
   LABEL_SERVICE_NAME,
   MANAGED_BY_TIDE,
   MANAGED_SELECTOR,
+  TIDE_SLICES,
   isManaged,
   objectKey,
   privateServiceName,
@@ -111,7 +112,7 @@ export class KubeAutoscalerBackend implements ScaleTarget, Routing {
     const common = { api, clock, logger };
     this.deployments = new Informer<Deployment>({ ...common, name: 'deployments', path: paths.deployments(namespace), query: { labelSelector: MANAGED_SELECTOR } });
     this.services = new Informer<Service>({ ...common, name: 'services', path: paths.services(namespace), query: { labelSelector: MANAGED_SELECTOR } });
-    this.slices = new Informer<EndpointSlice>({ ...common, name: 'endpointslices', path: paths.endpointSlices(namespace), query: { labelSelector: MANAGED_SELECTOR } });
+    this.slices = new Informer<EndpointSlice>({ ...common, ...TIDE_SLICES, path: paths.endpointSlices(namespace) });
     this.activatorSlices = new Informer<EndpointSlice>({
       ...common,
       name: 'activator-endpointslices',

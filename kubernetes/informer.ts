@@ -45,6 +45,11 @@ export interface InformerOptions {
   readonly initialBackoffMs?: number;
   /** Default 30 s. */
   readonly maxBackoffMs?: number;
+  /**
+   * Keeps only the objects this accepts (the rest count as absent), for what a label selector cannot say.
+   * Must depend on the object alone.
+   */
+  readonly filter?: (obj: KubeObject) => boolean;
   /** Server-side watch timeout asked for (Kubernetes closes the stream after it); default 300 s. */
   readonly watchTimeoutSeconds?: number;
 }
@@ -172,6 +177,7 @@ export class Informer<T extends KubeObject> {
     this.#lastError = undefined;
     const seen = new Set<string>();
     for (const obj of result.items) {
+      if (this.#o.filter && !this.#o.filter(obj)) continue;
       const key = objectKey(obj.metadata.namespace, obj.metadata.name);
       seen.add(key);
       this.#upsert(key, obj);
@@ -239,7 +245,7 @@ export class Informer<T extends KubeObject> {
       if (e.type === 'BOOKMARK') return;
       this.#backoffMs = 0;
       const key = objectKey(obj.metadata.namespace, obj.metadata.name);
-      if (e.type === 'DELETED') {
+      if (e.type === 'DELETED' || (this.#o.filter && !this.#o.filter(obj))) {
         const old = this.#store.get(key);
         this.#store.delete(key);
         if (old) this.#emit((h) => h.delete?.(obj));

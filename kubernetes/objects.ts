@@ -131,3 +131,13 @@ export function isManaged(obj: KubeObject): boolean {
 export function ownerRef(kind: string, apiVersion: string, obj: KubeObject): OwnerReference {
   return { apiVersion, kind, name: obj.metadata.name, uid: obj.metadata.uid ?? '', controller: true, blockOwnerDeletion: false };
 }
+
+/**
+ * The EndpointSlices the backend follows: those of private Services (written by Kubernetes' controller, which need
+ * not copy our labels) and those Tide writes. Selected by `kubernetes.io/service-name` existing, filtered by name.
+ */
+export const TIDE_SLICES = {
+  name: 'endpointslices',
+  query: { labelSelector: LABEL_SERVICE_NAME },
+  filter: (o: KubeObject): boolean => o.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY_TIDE || (o.metadata.labels?.[LABEL_SERVICE_NAME] ?? '').endsWith('-private'),
+} as const;

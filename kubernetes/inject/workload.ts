@@ -68,6 +68,8 @@ const ensureObject = (o: JsonObject, key: string): JsonObject => {
   return created;
 };
 const clone = <T>(v: T): T => structuredClone(v);
+/** A scalar as text ('' for anything else), for names and ports in messages and keys. */
+const text = (v: Json | undefined): string => (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : '');
 
 /** `Deployment ns/name` (namespace `default` when unset), for messages. */
 export function describe(obj: JsonObject, namespace?: string): string {
@@ -130,7 +132,7 @@ export function injectPod(pod: JsonObject, opts: InjectOptions, namespace?: stri
   if (hasQueueProxy(podSpec)) return { kind: 'skipped', reason: 'already injected' };
   const meta = objectAt(pod, 'metadata') ?? {};
   const labels = stringMap(objectAt(meta, 'labels'));
-  const fallback = typeof meta['name'] === 'string' && meta['name'] !== '' ? meta['name'] : String(meta['generateName'] ?? 'pod').replace(/-$/, '');
+  const fallback = typeof meta['name'] === 'string' && meta['name'] !== '' ? meta['name'] : (text(meta['generateName']) || 'pod').replace(/-$/, '');
   const revision = labels['app.kubernetes.io/name'] ?? labels['app'] ?? fallback;
   try {
     const out = clone(pod);
@@ -158,14 +160,14 @@ function injectPodSpec(podSpec: JsonObject, ctx: PodContext): { original: Origin
   if (relevant.length > 0) throw new InjectError(`${what}: ${relevant.map((p) => `${p.key}: ${p.message}`).join('; ')}`);
 
   const app = findAppContainer(podSpec, what);
-  const appName = String(app['name']);
+  const appName = text(app['name']);
   const userPort = findAppPort(app, what);
   for (const c of [...arrayAt(podSpec, 'containers'), ...arrayAt(podSpec, 'initContainers')]) {
     if (!isObject(c)) continue;
     for (const p of arrayAt(c, 'ports')) {
       if (isObject(p) && typeof p['containerPort'] === 'number' && RESERVED_PORTS.has(p['containerPort'])) {
         throw new InjectError(
-          `${what}: container ${String(c['name'])} uses port ${p['containerPort']}, which the queue-proxy needs (${[...RESERVED_PORTS].join(', ')}); move the app to another port`,
+          `${what}: container ${text(c['name'])} uses port ${p['containerPort']}, which the queue-proxy needs (${[...RESERVED_PORTS].join(', ')}); move the app to another port`,
         );
       }
     }
@@ -235,8 +237,8 @@ function findAppContainer(podSpec: JsonObject, what: string): JsonObject {
   const containers = arrayAt(podSpec, 'containers').filter(isObject);
   if (containers.length === 0) throw new InjectError(`${what}: the pod template has no containers`);
   if (containers.length === 1) return containers[0]!;
-  const names = containers.map((c) => String(c['name'])).join(', ');
-  const byName = containers.filter((c) => arrayAt(c, 'ports').some((p) => isObject(p) && SERVING_PORT_NAMES.includes(String(p['name']))));
+  const names = containers.map((c) => text(c['name'])).join(', ');
+  const byName = containers.filter((c) => arrayAt(c, 'ports').some((p) => isObject(p) && SERVING_PORT_NAMES.includes(text(p['name']))));
   if (byName.length === 1) return byName[0]!;
   const withPorts = containers.filter((c) => arrayAt(c, 'ports').length > 0);
   if (byName.length === 0 && withPorts.length === 1) return withPorts[0]!;
@@ -247,9 +249,9 @@ function findAppContainer(podSpec: JsonObject, what: string): JsonObject {
 
 /** The app's port: the one named http/http1/h2c, else its only port. Never a guess. */
 function findAppPort(app: JsonObject, what: string): number {
-  const name = String(app['name']);
+  const name = text(app['name']);
   const ports = arrayAt(app, 'ports').filter(isObject);
-  const named = ports.filter((p) => SERVING_PORT_NAMES.includes(String(p['name'])));
+  const named = ports.filter((p) => SERVING_PORT_NAMES.includes(text(p['name'])));
   const pick = named.length >= 1 ? named[0] : ports.length === 1 ? ports[0] : undefined;
   if (pick === undefined) {
     throw new InjectError(
@@ -437,7 +439,7 @@ export function prepareService(service: JsonObject, deploymentName: string): Out
   const original: Record<string, Json> = {};
   for (const p of arrayAt(spec, 'ports')) {
     if (!isObject(p)) continue;
-    const key = typeof p['name'] === 'string' && p['name'] !== '' ? p['name'] : String(p['port']);
+    const key = typeof p['name'] === 'string' && p['name'] !== '' ? p['name'] : text(p['port']);
     original[key] = p['targetPort'] ?? null;
     p['targetPort'] = QUEUE_PORTS.serving.containerPort;
   }
@@ -472,7 +474,7 @@ export function restoreService(service: JsonObject): Outcome {
   if (isObject(selector) && Object.keys(selector).length > 0) spec['selector'] = selector;
   for (const p of arrayAt(spec, 'ports')) {
     if (!isObject(p)) continue;
-    const key = typeof p['name'] === 'string' && p['name'] !== '' ? p['name'] : String(p['port']);
+    const key = typeof p['name'] === 'string' && p['name'] !== '' ? p['name'] : text(p['port']);
     if (!Object.hasOwn(targets, key)) continue;
     const t = targets[key];
     if (t === null || t === undefined) delete p['targetPort'];

@@ -5,7 +5,7 @@
  * documents that did not change come out byte for byte.
  */
 import fastJsonPatch from 'fast-json-patch';
-import { LineCounter, Parser, isMap, isSeq, parseAllDocuments, type Document, type Node, type YAMLMap } from 'yaml';
+import { LineCounter, Parser, isMap, isSeq, parseAllDocuments, type Document, type Node } from 'yaml';
 import {
   injectDeployment,
   isDeployment,
@@ -77,7 +77,7 @@ export function transformYaml(text: string, mode: Mode, opts: InjectOptions, sou
     const items = typeof kind === 'string' && kind.endsWith('List') ? root.get('items', true) : undefined;
     if (isSeq(items)) {
       items.items.forEach((item, i) => {
-        if (isMap(item)) entries.push({ doc, docIndex, path: ['items', i], object: (item as YAMLMap).toJS(doc) as JsonObject });
+        if (isMap(item)) entries.push({ doc, docIndex, path: ['items', i], object: item.toJS(doc) as JsonObject });
       });
     } else {
       entries.push({ doc, docIndex, path: [], object: root.toJS(doc) as JsonObject });
@@ -118,7 +118,7 @@ export function transformYaml(text: string, mode: Mode, opts: InjectOptions, sou
   };
   const describeEntry = (e: Entry): string => {
     const namespaced = isDeployment(e.object) || isService(e.object) || typeof (e.object['metadata'] as JsonObject | undefined)?.['namespace'] === 'string';
-    return `${String(e.object['kind'])} ${namespaced ? `${namespaceOf(e.object)}/` : ''}${nameOf(e.object)}`;
+    return `${kindOf(e.object)} ${namespaced ? `${namespaceOf(e.object)}/` : ''}${nameOf(e.object)}`;
   };
 
   const ok = new Set<string>();
@@ -141,10 +141,14 @@ export function transformYaml(text: string, mode: Mode, opts: InjectOptions, sou
     apply(s, mode === 'inject' ? prepareService(s.object, dep) : restoreService(s.object), describeEntry(s));
   }
   for (const e of entries) {
-    if (!isDeployment(e.object) && !isService(e.object)) notes.push(`skipped ${describeEntry(e)}: ${String(e.object['kind'])} is passed through unchanged`);
+    if (!isDeployment(e.object) && !isService(e.object)) notes.push(`skipped ${describeEntry(e)}: ${kindOf(e.object)} is passed through unchanged`);
   }
   if (errors.length > 0) return { output: '', notes, errors };
   return { output: render(text, list, changedDocs), notes, errors };
+}
+
+function kindOf(o: JsonObject): string {
+  return typeof o['kind'] === 'string' ? o['kind'] : '(no kind)';
 }
 
 /** The stream with changed documents re-serialised and every other document copied from the input verbatim. */
