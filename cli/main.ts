@@ -19,6 +19,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   replay: { summary: 'feed recorded window averages into the decider and print each decision', load: () => import('./replay.js') },
   inject: { summary: "add the queue-proxy to Kubernetes YAML's Deployments and prepare their Services", load: () => import('./inject.js') },
   uninject: { summary: 'remove what tide inject added', load: () => import('./inject.js').then((m) => ({ run: m.runUninject })) },
+  webhook: { summary: 'run the mutating admission webhook that injects the queue-proxy', load: () => import('./webhook.js') },
 };
 
 function usage(): string {

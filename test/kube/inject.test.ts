@@ -6,20 +6,20 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { OTHER_TIDE_KEYS, resolveRevisionSpec } from '../../autoscaler/config/annotations.js';
 import { KEYS, WAIT_FOR_DRAIN_PATH, DEFAULT_IMAGE } from '../../kubernetes/inject/constants.js';
-import { injectDeployment, injectPod } from '../../kubernetes/inject/workload.js';
+import { injectDeployment, injectPod, type JsonObject } from '../../kubernetes/inject/workload.js';
 import { transformYaml } from '../../kubernetes/inject/yaml-stream.js';
 import { WAIT_FOR_DRAIN_PATH as PROXY_WAIT_FOR_DRAIN } from '../../proxy/app.js';
 import { runTide } from '../support/cli.js';
 
 const opts = { image: DEFAULT_IMAGE, version: 'test-version' };
 
-function deployment(containers: unknown[], annotations?: Record<string, string>, extraPod: Record<string, unknown> = {}) {
-  return {
+function deployment(containers: unknown[], annotations?: Record<string, string>, extraPod: Record<string, unknown> = {}): JsonObject {
+  return <JsonObject>(<unknown>{
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name: 'web', namespace: 'shop', ...(annotations ? { annotations } : {}) },
     spec: { selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers, ...extraPod } } },
-  };
+  });
 }
 const app = (ports: unknown[], extra: Record<string, unknown> = {}) => ({ name: 'app', image: 'x', ports, ...extra });
 
@@ -80,17 +80,17 @@ describe('inject details', () => {
   it('timeouts and concurrency come from the tide.dev annotations; the grace period covers timeout + drain', () => {
     const r = injectDeployment(deployment([app([{ containerPort: 8080 }])], { 'tide.dev/container-concurrency': '7', 'tide.dev/timeout-seconds': '45', 'tide.dev/response-start-timeout-seconds': '10' }), opts);
     expect(r.kind).toBe('changed');
-    const pod = (r as { object: ReturnType<typeof deployment> }).object.spec.template.spec as unknown as { containers: { name: string; env: { name: string; value?: string }[] }[]; terminationGracePeriodSeconds: number };
+    const pod = (r as unknown as { object: { spec: { template: { spec: unknown } } } }).object.spec.template.spec as { containers: { name: string; env: { name: string; value?: string }[] }[]; terminationGracePeriodSeconds: number };
     const env = Object.fromEntries(pod.containers[1]!.env.map((e) => [e.name, e.value]));
     expect(env).toMatchObject({ CONTAINER_CONCURRENCY: '7', REVISION_TIMEOUT_SECONDS: '45', REVISION_RESPONSE_START_TIMEOUT_SECONDS: '10', USER_PORT: '8080', SERVING_REVISION: 'web' });
     expect(pod.terminationGracePeriodSeconds).toBe(45 + 30);
   });
 
   it('a bare Pod gets the queue-proxy, its revision from the app label, and no Deployment markers', () => {
-    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { generateName: 'job-', labels: { app: 'batch' } }, spec: { containers: [app([{ containerPort: 8080 }])] } };
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { generateName: 'job-', labels: { app: 'batch' } }, spec: { containers: [app([{ containerPort: 8080 }])] } } as unknown as JsonObject;
     const r = injectPod(pod, opts, 'shop');
     expect(r.kind).toBe('changed');
-    const out = (r as { object: { metadata: { labels: Record<string, string>; annotations: Record<string, string> }; spec: { containers: { env?: { name: string; value?: string }[] }[] } } }).object;
+    const out = (r as unknown as { object: { metadata: { labels: Record<string, string>; annotations: Record<string, string> }; spec: { containers: { env?: { name: string; value?: string }[] }[] } } }).object;
     expect(out.spec.containers[1]!.env!.find((e) => e.name === 'SERVING_REVISION')!.value).toBe('batch');
     expect(out.metadata.labels).toEqual({ app: 'batch' });
     expect(out.metadata.annotations[KEYS.injected]).toBe('test-version');

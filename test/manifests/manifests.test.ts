@@ -15,15 +15,16 @@ import { COMMANDS, main } from '../../cli/main.js';
 import { fromRoot } from '../../common/paths.js';
 import { DEFAULT_IMAGE, SYSTEM_NAMESPACE } from '../../kubernetes/inject/constants.js';
 import { transformYaml } from '../../kubernetes/inject/yaml-stream.js';
-import { startFakeApiServer, type FakeApiServer, type KubeObject } from '../support/kube/fake-apiserver.js';
+import { startFakeApiServer, type FakeApiServer } from '../support/kube/fake-apiserver.js';
 
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-return -- rendered YAML is walked as untyped JSON */
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 const hasKubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
 const rendered = execFileSync('kubectl', ['kustomize', fromRoot('manifests')], { encoding: 'utf8' });
 const objects = parseAllDocuments(rendered).map((d) => d.toJS() as Obj);
 const deployments = objects.filter((o) => o['kind'] === 'Deployment');
-const containers = deployments.flatMap((d) => (d['spec'].template.spec.containers as Obj[]).map((c) => ({ deployment: d['metadata'].name as string, ...c })));
+const containers = deployments.flatMap((d) => (d['spec'].template.spec.containers as Obj[]).map((c): Obj => ({ deployment: d['metadata'].name as string, ...c })));
 const byKindName = (kind: string, name: string): Obj => objects.find((o) => o['kind'] === kind && o['metadata'].name === name)!;
 
 /** `tide <command> --help`, in-process. */
@@ -191,7 +192,7 @@ describe.runIf(hasKubectl)('manifests/ against the fake API server', () => {
     };
     await apply(file);
     for (const o of objects) {
-      const found = api.get(o['apiVersion'], o['kind'], o['metadata'].namespace, o['metadata'].name) as KubeObject | undefined;
+      const found = api.get(o['apiVersion'], o['kind'], o['metadata'].namespace, o['metadata'].name);
       expect(found, `${o['kind']}/${o['metadata'].name}`).toBeDefined();
     }
     api.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'demo' } });
