@@ -32,6 +32,7 @@ import {
   ACTIVATOR_SERVICE,
   ANNOTATION_DEPLOYMENT,
   LABEL_DEPLOYMENT,
+  LABEL_MANAGED,
   LABEL_MANAGED_BY,
   LABEL_SERVICE_NAME,
   MANAGED_BY_TIDE,
@@ -123,7 +124,8 @@ export class KubeAutoscalerBackend implements ScaleTarget, Routing {
     this.deployments.on({
       add: (d) => this.#onDeployment(d),
       update: (d) => this.#onDeployment(d),
-      delete: (d) => this.#unmanage(d, 'deleted'),
+      // A watch with a label selector reports an object that lost the label as DELETED, carrying its new state.
+      delete: (d) => this.#unmanage(d, d.metadata.labels?.[LABEL_MANAGED] === 'true' ? 'deleted' : 'unlabelled'),
     });
     this.services.on({
       add: (s) => this.#onService(s, undefined),
