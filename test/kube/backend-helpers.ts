@@ -281,7 +281,16 @@ export interface Rig {
  * The fake API server, the simulator with queue-proxy-like pods, one kube activator (its Service's EndpointSlice
  * written as Kubernetes would) and `autoscalers` kube autoscaler replicas, all on loopback.
  */
-export async function startRig(opts: { autoscalers?: number; startDelayMs?: number; podDelayMs?: number; lease?: { durationMs: number; renewDeadlineMs: number; retryPeriodMs: number } } = {}): Promise<Rig> {
+export async function startRig(
+  opts: {
+    autoscalers?: number;
+    startDelayMs?: number;
+    podDelayMs?: number;
+    lease?: { durationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
+    /** Wraps the KubeApi each autoscaler replica uses (to record who wrote what). */
+    wrapApi?: (api: KubeApi, identity: string) => KubeApi;
+  } = {},
+): Promise<Rig> {
   const fake = await startFakeApiServer({ namespaces: ['default', SYSTEM_NS] });
   const { api, cleanup } = kubeApiFor(fake);
   const factory = podFactory({ delayMs: opts.podDelayMs ?? 20 });
@@ -309,7 +318,7 @@ export async function startRig(opts: { autoscalers?: number; startDelayMs?: numb
   for (const o of activatorObjects([{ ip: '127.0.0.1', port: activator.port }])) fake.apply(o);
   const addAutoscaler = async (identity: string): Promise<RunningKubeAutoscaler> => {
     const a = await startKubeAutoscaler({
-      api,
+      api: opts.wrapApi ? opts.wrapApi(api, identity) : api,
       namespace: undefined,
       systemNamespace: SYSTEM_NS,
       identity,
