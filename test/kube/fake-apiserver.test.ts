@@ -439,6 +439,22 @@ describe('fake API server: patches and subresources', () => {
     expect((await statusOf(apps.patchNamespacedDeployment({ name, namespace: 'default', body: desired }, ssa))).message).toContain('fieldManager: Required value');
   });
 
+  it('answers a body that is not JSON with 400, and an unknown resource with 404, as Status objects', async () => {
+    const bad = await undici.fetch(`${api.url}/api/v1/namespaces/default/configmaps`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' },
+      body: '{"metadata": ',
+      dispatcher: agent(),
+    });
+    expect(bad.status).toBe(400);
+    const status = (await bad.json()) as { kind: string; reason: string; message: string };
+    expect([status.kind, status.reason]).toEqual(['Status', 'BadRequest']);
+    expect(status.message).toContain('not valid JSON');
+    const missing = await undici.fetch(`${api.url}/apis/apps/v1/namespaces/default/statefulsets`, { headers: { authorization: `Bearer ${api.token}` }, dispatcher: agent() });
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ kind: 'Status', reason: 'NotFound' });
+  });
+
   it('refuses an unknown patch content type with 415', async () => {
     const res = await undici.fetch(`${api.url}/api/v1/namespaces/default/configmaps/x`, {
       method: 'PATCH',
@@ -487,8 +503,9 @@ describe('fake API server: Leases, Events, EndpointSlices, garbage collection', 
       namespace: 'default',
       body: { metadata: { name }, involvedObject: { kind: 'Deployment', name: 'web', namespace: 'default' }, reason: 'BadAnnotation', message: 'x', type: 'Warning' },
     });
-    const list = await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `metadata.name=${name}` });
+    const list = await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.kind=Deployment,involvedObject.name=web,metadata.name=${name}` });
     expect(list.items.map((e) => e.reason)).toEqual(['BadAnnotation']);
+    expect((await core.listNamespacedEvent({ namespace: 'default', fieldSelector: 'involvedObject.name=other' })).items).toEqual([]);
     expect(api.list('events.k8s.io/v1', 'Event', 'default')).toEqual([]);
   });
 

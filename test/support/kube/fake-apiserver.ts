@@ -413,7 +413,7 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
     };
   }
 
-  function fromScale(r: ResourceType, d: KubeObject, scale: unknown): KubeObject {
+  function fromScale(d: KubeObject, scale: unknown): KubeObject {
     const replicas = (scale as { spec?: { replicas?: unknown } } | null)?.spec?.replicas;
     if (!(Number.isInteger(replicas) && (replicas as number) >= 0)) {
       throw new ApiError(422, 'Invalid', `Scale.autoscaling "${d.metadata.name}" is invalid: spec.replicas: Invalid value: ${JSON.stringify(replicas ?? null)}: must be greater than or equal to 0`, {
@@ -423,17 +423,17 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
         causes: [{ reason: 'FieldValueInvalid', field: 'spec.replicas', message: 'must be greater than or equal to 0' }],
       });
     }
-    void r;
     return { ...clone(d), spec: { ...(d['spec'] as object), replicas } };
   }
 
   // ---- watch ----
 
-  function startWatch(req: IncomingMessage, res: ServerResponse, route: Route, q: URLSearchParams, matches: (o: KubeObject) => boolean): void {
+  function startWatch(res: ServerResponse, route: Route, q: URLSearchParams, matches: (o: KubeObject) => boolean): void {
     const from = q.get('resourceVersion') ?? '';
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache, private' });
     res.flushHeaders();
-    const timers: NodeJS.Timeout[] = [];
+    let timeoutTimer: NodeJS.Timeout | undefined;
+    let bookmarkTimer: NodeJS.Timeout | undefined;
     const w: Watcher = {
       r: route.r,
       matches,
@@ -447,7 +447,8 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
     };
     const cleanup = (): void => {
       watchers.delete(w);
-      for (const t of timers) clearTimeout(t);
+      clearTimeout(timeoutTimer);
+      clearTimeout(bookmarkTimer);
     };
     res.on('close', cleanup);
     res.on('finish', cleanup);
@@ -464,15 +465,14 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
     }
     watchers.add(w);
     const timeout = Number(q.get('timeoutSeconds') ?? '');
-    if (timeout > 0) timers.push(setTimeout(() => res.end(), timeout * 1000));
+    if (timeout > 0) timeoutTimer = setTimeout(() => res.end(), timeout * 1000);
     if (q.get('allowWatchBookmarks') === 'true') {
       const bookmark = (): void => {
         w.send('BOOKMARK', { kind: route.r.kind, apiVersion: apiVersionOf(route.r), metadata: { resourceVersion: String(rv) } });
-        timers.push(setTimeout(bookmark, bookmarkIntervalMs));
+        bookmarkTimer = setTimeout(bookmark, bookmarkIntervalMs);
       };
-      timers.push(setTimeout(bookmark, bookmarkIntervalMs));
+      bookmarkTimer = setTimeout(bookmark, bookmarkIntervalMs);
     }
-    void req;
   }
 
   // ---- routing ----
@@ -555,13 +555,13 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
 
     if (name === undefined) {
       const label = parseLabelSelector(q.get('labelSelector'));
-      const field = parseFieldSelector(q.get('fieldSelector'));
+      const field = parseFieldSelector(q.get('fieldSelector'), r.kind);
       const matches = (o: KubeObject): boolean =>
         (namespace === undefined || o.metadata.namespace === namespace) && label(o.metadata.labels) && field(o);
       switch (method) {
         case 'GET': {
           if (q.get('watch') === 'true' || q.get('watch') === '1') {
-            startWatch(req, res, route, q, matches);
+            startWatch(res, route, q, matches);
             return 'watch';
           }
           const from = q.get('resourceVersion') ?? '';
@@ -617,7 +617,7 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
         const expect = input.metadata.resourceVersion;
         if (expect && expect !== current.metadata.resourceVersion) throw conflict(r, name);
         let next: KubeObject;
-        if (sub === 'scale') next = fromScale(r, current, input);
+        if (sub === 'scale') next = fromScale(current, input);
         else if (sub === 'status') next = { ...clone(current), status: input['status'] };
         else {
           next = { ...input, metadata: { ...input.metadata, name } };

@@ -85,23 +85,29 @@ export function formatMatchLabels(matchLabels: Readonly<Record<string, string>>)
     .join(',');
 }
 
-export interface FieldSource {
-  metadata: { name: string; namespace?: string };
-}
-export type FieldSelector = (obj: FieldSource) => boolean;
-
-const FIELDS: Record<string, (o: FieldSource) => string> = {
-  'metadata.name': (o) => o.metadata.name,
-  'metadata.namespace': (o) => o.metadata.namespace ?? '',
+/** The fields kube-apiserver lets a field selector use, by kind (every kind has metadata.name/namespace). */
+const FIELDS: Record<string, readonly string[]> = {
+  '*': ['metadata.name', 'metadata.namespace'],
+  Pod: ['spec.nodeName', 'spec.serviceAccountName', 'status.phase', 'status.podIP'],
+  Event: ['involvedObject.kind', 'involvedObject.name', 'involvedObject.namespace', 'involvedObject.uid', 'reason', 'type', 'regarding.kind', 'regarding.name', 'regarding.namespace'],
+  Secret: ['type'],
 };
 
-export function parseFieldSelector(text: string | null): FieldSelector {
+export type FieldSelector = (obj: Record<string, unknown>) => boolean;
+
+function fieldValue(obj: Record<string, unknown>, path: string): string {
+  let v: unknown = obj;
+  for (const part of path.split('.')) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[part] : undefined;
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
+}
+
+export function parseFieldSelector(text: string | null, kind: string): FieldSelector {
+  const allowed = [...FIELDS['*']!, ...(FIELDS[kind] ?? [])];
   const reqs = splitTerms(text ?? '').map((term) => {
     const m = /^([^=!\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(term);
     if (!m) throw new SelectorError(`invalid field selector: '${term}'`);
-    const get = FIELDS[m[1]!];
-    if (!get) throw new SelectorError(`field label not supported: ${m[1]!}`);
-    return { get, negate: m[2] === '!=', value: m[3]! };
+    if (!allowed.includes(m[1]!)) throw new SelectorError(`field label not supported: ${m[1]!}`);
+    return { path: m[1]!, negate: m[2] === '!=', value: m[3]! };
   });
-  return (obj) => reqs.every((r) => (r.get(obj) === r.value) !== r.negate);
+  return (obj) => reqs.every((r) => (fieldValue(obj, r.path) === r.value) !== r.negate);
 }
