@@ -641,8 +641,12 @@ describe('fake API server: client-node informers across faults', () => {
     await until(() => t.names.has('a'), 'pod a');
     const lists = (): number => api.requests.filter((r) => r.method === 'GET' && r.path === '/api/v1/namespaces/inf-410/pods' && !r.query.has('watch')).length;
     const before = lists();
+    const mark = api.requests.length;
     api.faults.expireResourceVersions();
     await until(() => lists() > before, 'a re-list');
+    // The ERROR event told the informer its version is gone: it re-lists at once, without first re-watching.
+    const next = api.requests.slice(mark).find((r) => r.path === '/api/v1/namespaces/inf-410/pods');
+    expect(next?.query.has('watch')).toBe(false);
     await core.createNamespacedPod({ namespace: 'inf-410', body: pod('b', {}) });
     await until(() => t.names.has('b'), 'pod b');
     expect(t.errors).toBe(0);
