@@ -67,31 +67,34 @@ export async function startWebhook(opts: WebhookRunOptions): Promise<RunningWebh
   log.info({ port: server.port, certs: opts.certs.kind }, 'webhook listening');
 
   let served = tls;
-  let running: Promise<void> | undefined;
-  const check = (): Promise<void> => {
-    running ??= (async () => {
-      try {
-        const next = await load(opts.certs, opts.clock.now());
-        if (next.cert !== served.cert || next.key !== served.key) {
-          server.setCertificate(next);
-          served = next;
-          log.info('serving a new certificate');
-        }
-      } catch (err) {
-        log.warn({ err: String(err) }, 'certificate check failed; keeping the current certificate');
-      } finally {
-        running = undefined;
+  let inFlight: Promise<void> | undefined;
+  const runCheck = async (): Promise<void> => {
+    try {
+      const next = await load(opts.certs, opts.clock.now());
+      if (next.cert !== served.cert || next.key !== served.key) {
+        server.setCertificate(next);
+        served = next;
+        log.info('serving a new certificate');
       }
-    })();
-    return running;
+    } catch (err) {
+      log.warn({ err: String(err) }, 'certificate check failed; keeping the current certificate');
+    }
   };
-  const cancel: Cancel = opts.clock.setInterval(() => void check(), opts.checkIntervalMs ?? CHECK_INTERVAL_MS);
+  /** A fresh check at the current time, after any that is under way (a tick finding one under way skips). */
+  const check = async (): Promise<void> => {
+    while (inFlight) await inFlight;
+    inFlight = runCheck().finally(() => (inFlight = undefined));
+    return inFlight;
+  };
+  const cancel: Cancel = opts.clock.setInterval(() => {
+    if (!inFlight) void check();
+  }, opts.checkIntervalMs ?? CHECK_INTERVAL_MS);
   return {
     server,
     check,
     async close() {
       cancel();
-      await running;
+      await inFlight;
       await server.close();
     },
   };
