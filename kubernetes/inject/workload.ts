@@ -92,9 +92,10 @@ export function isDeployment(obj: JsonObject): boolean {
 /**
  * Adds the queue-proxy to a Deployment's pod template and marks the Deployment managed.
  * Skips one that is already injected; returns an error (never throws) when the app container or port cannot be found.
+ * `namespace` names the object in messages when it carries none (an admission request's object).
  */
-export function injectDeployment(deployment: JsonObject, opts: InjectOptions): Outcome {
-  const what = describe(deployment);
+export function injectDeployment(deployment: JsonObject, opts: InjectOptions, namespace?: string): Outcome {
+  const what = describe(deployment, namespace);
   const template = objectAt(objectAt(deployment, 'spec') ?? {}, 'template');
   const podSpec = template && objectAt(template, 'spec');
   if (!template || !podSpec) return { kind: 'error', message: `${what}: spec.template.spec is missing` };

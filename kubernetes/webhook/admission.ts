@@ -71,7 +71,7 @@ export function review(raw: unknown, scope: Scope, opts: AdmissionOptions): Admi
   const inject: InjectOptions = { image: opts.image, version: opts.version };
   let outcome: Outcome;
   try {
-    outcome = isDeployment ? injectDeployment(object, inject) : injectPod(object, inject, namespace);
+    outcome = isDeployment ? injectDeployment(object, inject, namespace) : injectPod(object, inject, namespace);
   } catch (err) {
     return allow(`tide: not injected: ${(err as Error).message}`);
   }

@@ -74,6 +74,9 @@ describe('webhook admission', () => {
     expect(r.patch).toBeUndefined();
     expect(r.allowed).toBe(true);
     expect(r.warnings).toEqual(['tide: not injected: Deployment shop/web: cannot determine the app port: container app declares no ports; add ports: [{name: http, containerPort: <port>}]']);
+    const unnamespaced = deployment(undefined, []);
+    delete (unnamespaced['metadata'] as JsonObject)['namespace'];
+    expect(respond(reviewOf(unnamespaced)).warnings![0]).toMatch(/^tide: not injected: Deployment shop\/web: /);
     expect(respond(reviewOf(deployment({ 'tide.dev/inject': 'yes' })), 'annotated').warnings).toEqual(['tide: not injected: annotation tide.dev/inject must be "true" or "false"']);
   });
 
