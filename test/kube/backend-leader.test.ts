@@ -31,10 +31,10 @@ const LEASE = { durationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 400 };
 describe('kubernetes backend: leader failover', () => {
   it('the follower takes over within the lease duration when the leader dies mid-ramp; only the holder ever writes', async () => {
     const writes: Write[] = [];
-    let fakeRef: Rig['fake'] | undefined;
+    const ref: { fake?: Rig['fake'] } = {};
     const record = (identity: string, method: string, path: string): void => {
       if (path.includes('/leases')) return;
-      const lease = fakeRef?.get('coordination.k8s.io/v1', 'Lease', SYSTEM_NS, 'tide-autoscaler') as unknown as Lease | undefined;
+      const lease = ref.fake?.get('coordination.k8s.io/v1', 'Lease', SYSTEM_NS, 'tide-autoscaler') as unknown as Lease | undefined;
       writes.push({ identity, method, path, holder: lease?.spec?.holderIdentity ?? undefined, term: lease?.spec?.leaseTransitions ?? undefined });
     };
     const wrapApi = (api: KubeApi, identity: string): KubeApi => ({
@@ -46,7 +46,7 @@ describe('kubernetes backend: leader failover', () => {
     });
     rig = await startRig({ autoscalers: 2, startDelayMs: 200, lease: LEASE, wrapApi });
     const r = rig;
-    fakeRef = r.fake;
+    ref.fake = r.fake;
     const replicas = (): number => (r.fake.get('apps/v1', 'Deployment', 'default', 'ha')?.['spec'] as { replicas?: number }).replicas ?? -1;
     const setMin = (n: number): void => {
       const d = r.fake.get('apps/v1', 'Deployment', 'default', 'ha')!;
@@ -123,7 +123,7 @@ describe('LeaderElector on a fake clock', () => {
     const { KubeApiError } = await import('../../kubernetes/client.js');
     // 404 as the client reports it.
     const get = mem.api.get.bind(mem.api);
-    mem.api = { ...mem.api, get: <T,>(p: string) => get<T>(p).catch((e: unknown) => Promise.reject((e as { status?: number }).status === 404 ? new KubeApiError(404, 'NotFound', 'not found') : e)) };
+    mem.api = { ...mem.api, get: <T,>(p: string) => get<T>(p).catch((e: unknown) => Promise.reject((e as { status?: number }).status === 404 ? new KubeApiError(404, 'NotFound', 'not found') : (e as Error))) };
     const changes: boolean[] = [];
     const a = new LeaderElector({ api: mem.api, namespace: 'tide-system', name: 'l', identity: 'a', clock, logger: silentLogger(), ...{ leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2000 }, onChange: (l) => changes.push(l) });
     a.start();
