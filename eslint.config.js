@@ -33,7 +33,7 @@ export default tseslint.config(
   },
   {
     // Pure logic: no sockets, timers or clients. Adapters live in http/ folders and the backends (local/, kubernetes/).
-    files: ['autoscaler/aggregation/**', 'autoscaler/scaling/**', 'autoscaler/config/**', 'autoscaler/simulate/**', 'autoscaler/runtime/**', 'activator/logic/**', 'proxy/config.ts', 'proxy/request-stats.ts', 'common/request-stats.ts', 'proxy/drainer.ts', 'proxy/probes.ts'],
+    files: ['autoscaler/aggregation/**', 'autoscaler/scaling/**', 'autoscaler/config/**', 'autoscaler/simulate/**', 'autoscaler/runtime/**', 'activator/logic/**', 'kubernetes/logic/**', 'proxy/config.ts', 'proxy/request-stats.ts', 'common/request-stats.ts', 'proxy/drainer.ts', 'proxy/probes.ts'],
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [{ group: ['node:http', 'node:http2', 'node:net', 'undici', 'prom-client', '@kubernetes/client-node', '@grpc/grpc-js'], message: 'Logic modules do no I/O; put this in an http/ adapter or a backend.' }],

@@ -18,6 +18,9 @@ export const COMMANDS: Record<string, CommandEntry> = {
   simulate: { summary: 'replay a traffic trace through the real autoscaler on a virtual clock', load: () => import('./simulate.js') },
   load: { summary: 'run a load scenario (the k6 scripts in loadtest/) with k6 semantics, without k6', load: () => import('./load.js') },
   replay: { summary: 'feed recorded window averages into the decider and print each decision', load: () => import('./replay.js') },
+  inject: { summary: "add the queue-proxy to Kubernetes YAML's Deployments and prepare their Services", load: () => import('./inject.js') },
+  uninject: { summary: 'remove what tide inject added', load: () => import('./inject.js').then((m) => ({ run: m.runUninject })) },
+  webhook: { summary: 'run the mutating admission webhook that injects the queue-proxy', load: () => import('./webhook.js') },
 };
 
 function usage(): string {

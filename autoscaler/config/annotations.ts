@@ -47,7 +47,23 @@ export const ANNOTATIONS = Object.freeze({
   idleTimeoutSeconds: ['tide.dev/idle-timeout-seconds'],
 } satisfies Record<string, readonly string[]>);
 
-const KNOWN_KEYS: ReadonlySet<string> = new Set(Object.values(ANNOTATIONS).flat());
+/**
+ * `tide.dev/*` keys other Tide tools write or read (injection, the webhook, the Kubernetes backend). They are no
+ * scaling knobs, but listing them keeps the near-miss check below from flagging them. kubernetes/inject/constants.ts
+ * names them; a test checks this list holds every key there.
+ */
+export const OTHER_TIDE_KEYS: readonly string[] = [
+  'tide.dev/managed',
+  'tide.dev/injected',
+  'tide.dev/original-pod',
+  'tide.dev/native-sidecar',
+  'tide.dev/inject',
+  'tide.dev/original-selector',
+  'tide.dev/original-target-ports',
+  'tide.dev/deployment',
+];
+
+const KNOWN_KEYS: ReadonlySet<string> = new Set([...Object.values(ANNOTATIONS).flat(), ...OTHER_TIDE_KEYS]);
 const CANONICAL_KEYS: readonly string[] = Object.values(ANNOTATIONS).map((keys) => keys[0]!);
 
 const INT32_MAX = 2_147_483_647;

@@ -23,6 +23,8 @@ export interface DashboardServerOptions {
   readonly host?: string;
   readonly port: number;
   readonly logger: Logger;
+  /** More Prometheus text appended to `/metrics` (a backend's own metrics, e.g. informer health). */
+  readonly extraMetrics?: () => Promise<string>;
 }
 
 export interface StartedDashboardServer {
@@ -121,7 +123,7 @@ export async function startDashboardServer(
     if (path === '/api/revisions') return send(res, 200, 'application/json', JSON.stringify(source.snapshot()));
     if (path === '/api/events') return openStream(req, res, url);
     if (path === '/healthz') return send(res, 200, 'text/plain; charset=utf-8', 'ok\n');
-    if (path === '/metrics') return send(res, 200, metrics.contentType, await metrics.render());
+    if (path === '/metrics') return send(res, 200, metrics.contentType, (await metrics.render()) + (opts.extraMetrics ? await opts.extraMetrics() : ''));
     send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
   };
 

@@ -12,6 +12,8 @@ export interface AutoscalerServersOptions {
   /** Dashboard, `/api/*`, `/healthz`, `/metrics` (0 = any free port). */
   readonly httpPort: number;
   readonly logger: Logger;
+  /** More Prometheus text appended to `/metrics`. */
+  readonly extraMetrics?: () => Promise<string>;
 }
 
 export interface StartedAutoscalerServers {
@@ -33,7 +35,7 @@ export async function startAutoscalerServers(autoscaler: Autoscaler, opts: Autos
   const stats = await serveAutoscalerStats((batch) => autoscaler.record(batch), { host, port: opts.statsPort });
   let http;
   try {
-    http = await startDashboardServer(autoscaler, { host, port: opts.httpPort, logger: opts.logger });
+    http = await startDashboardServer(autoscaler, { host, port: opts.httpPort, logger: opts.logger, ...(opts.extraMetrics ? { extraMetrics: opts.extraMetrics } : {}) });
   } catch (err) {
     await stats.close(100);
     throw err;

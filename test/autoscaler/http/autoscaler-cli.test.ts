@@ -18,10 +18,11 @@ describe('tide autoscaler', () => {
     expect(queueProxy).not.toContain(flags.statsPort);
   });
 
-  it('--backend kubernetes exits 2 and says it is not available in this version', async () => {
-    const r = await runTide(['autoscaler', '--backend', 'kubernetes']);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain('--backend kubernetes is not available in this version');
+  it('--backend kubernetes with an unreachable API server prints one error line and exits 1 (test/kube/backend-cli.test.ts has the rest)', async () => {
+    const r = await runTide(['autoscaler', '--backend', 'kubernetes', '--kubeconfig', '/nonexistent/kubeconfig'], { timeoutMs: 40_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('tide autoscaler: cannot load kubeconfig /nonexistent/kubeconfig');
   });
 
   it.each([

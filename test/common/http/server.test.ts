@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createListener, type Listener } from '../../../common/http/server.js';
 import { FakeClock } from '../../support/fake-clock.js';
-import { clientStart, frame, headerBlock, headersFrame } from '../../reliability/support.js';
+import { clientStart, frame, headerBlock, headersFrame } from '../../reliability/hostile-support.js';
 import { firstStatus, h2Request, rawExchange, trackedRigs, until } from './helpers.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
