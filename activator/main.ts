@@ -1,6 +1,6 @@
 /**
  * Standalone `tide activator`: reads the static config file, connects to the autoscaler's stats endpoint, listens,
- * and drains on SIGTERM (knative-reference §b2: readiness fails at once, stop accepting after the drain delay,
+ * and drains on SIGTERM (docs/knative-parity.md §b2: readiness fails at once, stop accepting after the drain delay,
  * finish what is held, exit). The Kubernetes endpoints source comes in a later issue.
  */
 import { readFile } from 'node:fs/promises';

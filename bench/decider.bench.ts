@@ -1,6 +1,6 @@
 /**
  * How many revision decisions one core makes per second: per revision, collector read + decider scale + scaler
- * reconcile (knative-reference §c2, §c5, §c7), for 10,000 revisions per 2 s tick. Goal: one tick in under 50 ms.
+ * reconcile (docs/knative-parity.md §c2, §c5, §c7), for 10,000 revisions per 2 s tick. Goal: one tick in under 50 ms.
  */
 import { performance } from 'node:perf_hooks';
 import { MetricCollector } from '../autoscaler/metrics/collector.js';

@@ -1,5 +1,5 @@
 /**
- * Knative's breaker (knative-reference §a4): a semaphore of `capacity` running slots plus a bounded queue.
+ * Knative's breaker (docs/knative-parity.md §a4): a semaphore of `capacity` running slots plus a bounded queue.
  * Used by the queue-proxy (capacity = containerConcurrency, depth = 10 × CC) and by the activator
  * (per-revision breaker and non-blocking per-pod trackers).
  */

@@ -1,4 +1,4 @@
-/** The queue-proxy's configuration: Knative's environment names (knative-reference §a2) plus Tide's `TIDE_*` settings. */
+/** The queue-proxy's configuration: Knative's environment names (docs/knative-parity.md §a2) plus Tide's `TIDE_*` settings. */
 import { EnvReader, type Env } from '../common/env.js';
 
 /** One readiness check of the user container (a `corev1.Probe`, reduced to what the queue-proxy runs). */

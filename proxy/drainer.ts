@@ -1,5 +1,5 @@
 /**
- * The drain state machine (knative-reference §a7, knative/pkg `network/handlers/drain.go`): once draining, health checks
+ * The drain state machine (docs/knative-parity.md §a7, knative/pkg `network/handlers/drain.go`): once draining, health checks
  * fail; the drain finishes after a quiet period with no new request; each request restarts the quiet timer.
  */
 import type { Cancel, Clock } from '../common/clock.js';

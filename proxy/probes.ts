@@ -1,4 +1,4 @@
-/** Which requests are probes, and the answers the drainer gives them (knative-reference §a6, §a9); pure. */
+/** Which requests are probes, and the answers the drainer gives them (docs/knative-parity.md §a6, §a9); pure. */
 import { H, PROBE_USER_AGENTS, firstHeader as first, isKubeletProbe, type HeaderValues } from '../common/http/headers.js';
 
 /** `K-Network-Probe` value that asks the queue-proxy whether the app is ready. */

@@ -1,4 +1,4 @@
-/** The queue-proxy's 1 s stat for the autoscaler (knative-reference §a5), from the shared RequestStats. */
+/** The queue-proxy's 1 s stat for the autoscaler (docs/knative-parity.md §a5), from the shared RequestStats. */
 import type { RequestStats } from '../common/request-stats.js';
 import { emptyStat, type Stat } from '../common/stats.js';
 

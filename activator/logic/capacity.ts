@@ -1,4 +1,4 @@
-/** Which pods this activator may use and how many requests the revision may have in flight (knative-reference §b3). */
+/** Which pods this activator may use and how many requests the revision may have in flight (docs/knative-parity.md §b3). */
 
 /** Knative's largest breaker capacity (2^31 − 1), used as "unlimited" at CC = 0. */
 export const UNLIMITED_CAPACITY = 2_147_483_647;

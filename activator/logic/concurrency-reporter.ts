@@ -1,5 +1,5 @@
 /**
- * The activator's demand report to the autoscaler (knative-reference §b5, `pkg/activator/handler/concurrency_reporter.go`):
+ * The activator's demand report to the autoscaler (docs/knative-parity.md §b5, `pkg/activator/handler/concurrency_reporter.go`):
  * time-weighted concurrency and request count per revision, an immediate "poke" on the first request for a revision
  * with no entry, and the first-report adjustment that keeps the poke from being counted twice.
  */

@@ -1,5 +1,5 @@
 /**
- * Which of a revision's pods may take requests (knative-reference §b4, `revision_backends.go`): every new address is
+ * Which of a revision's pods may take requests (docs/knative-parity.md §b4, `revision_backends.go`): every new address is
  * probed until it passes, then used at once, even before the backend calls it ready; an address that fails (a probe,
  * or a connection that never carried the request) goes back to probing; an address that leaves the set is dropped.
  * Pure state: the prober adapter asks what to probe and reports results.

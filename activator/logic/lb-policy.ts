@@ -1,4 +1,4 @@
-/** Knative's load-balancing policies over pod trackers (knative-reference §b3, `pkg/activator/net/lb_policy.go`). */
+/** Knative's load-balancing policies over pod trackers (docs/knative-parity.md §b3, `pkg/activator/net/lb_policy.go`). */
 
 /** Releases what `tryAcquire` reserved. Idempotent. */
 export type Release = () => void;

@@ -1,4 +1,4 @@
-/** What the activator does with a request before any revision logic (knative-reference §b2 handler chain, §a9 headers). */
+/** What the activator does with a request before any revision logic (docs/knative-parity.md §b2 handler chain, §a9 headers). */
 import { H, firstHeader as first, isKubeletProbe, type HeaderValues } from '../../common/http/headers.js';
 import type { RevisionInfo, RevisionSource } from '../endpoints.js';
 

@@ -1,5 +1,5 @@
 /**
- * Per-revision throttler (knative-reference §b3, `pkg/activator/net/throttler.go`): one revision breaker whose capacity is
+ * Per-revision throttler (docs/knative-parity.md §b3, `pkg/activator/net/throttler.go`): one revision breaker whose capacity is
  * this activator's share of the pods' concurrency, plus one non-blocking tracker per pod, so a request is only ever
  * dispatched to a pod with a free slot and no pod ever exceeds containerConcurrency because of this activator.
  * No timers and no I/O: waiting is bounded by the AbortSignal the caller passes.

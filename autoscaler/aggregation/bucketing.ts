@@ -1,4 +1,4 @@
-/** Time-bucketed window averages, linear and weighted-exponential, exactly as Knative's KPA keeps them (knative-reference §c3). */
+/** Time-bucketed window averages, linear and weighted-exponential, exactly as Knative's KPA keeps them (docs/knative-parity.md §c3). */
 import type { AggregationAlgorithm } from '../config/revision-spec.js';
 
 /**

@@ -1,4 +1,4 @@
-/** Sliding maximum over time buckets: the scale-down-delay window (knative-reference §c6). */
+/** Sliding maximum over time buckets: the scale-down-delay window (docs/knative-parity.md §c6). */
 
 interface Entry {
   index: number;

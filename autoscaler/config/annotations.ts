@@ -1,4 +1,4 @@
-/** Per-workload scaling knobs: Knative's `autoscaling.knative.dev/*` annotations plus Tide's own, checked and resolved (knative-reference §c3, §c4, §c7, §d). */
+/** Per-workload scaling knobs: Knative's `autoscaling.knative.dev/*` annotations plus Tide's own, checked and resolved (docs/knative-parity.md §c3, §c4, §c7, §d). */
 import type { ConfigProblem } from '../../common/errors.js';
 import type { DeciderSpec } from '../scaling/decider-spec.js';
 import {

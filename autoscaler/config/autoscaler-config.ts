@@ -1,4 +1,4 @@
-/** The `config-autoscaler` ConfigMap: every key, its default and Knative's validation (knative-reference §d). */
+/** The `config-autoscaler` ConfigMap: every key, its default and Knative's validation (docs/knative-parity.md §d). */
 import type { ConfigProblem } from '../../common/errors.js';
 import { goDuration, goFixed, goFloat, isWholeSeconds, parseGoBool, parseGoDurationMs, parseGoFloat, parseGoInt } from './go-values.js';
 

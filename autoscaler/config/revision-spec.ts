@@ -1,4 +1,4 @@
-/** Everything the autoscaler derives from one workload's annotations plus config-autoscaler (knative-reference §c4, §c7, §d). */
+/** Everything the autoscaler derives from one workload's annotations plus config-autoscaler (docs/knative-parity.md §c4, §c7, §d). */
 import type { DeciderSpec } from '../scaling/decider-spec.js';
 
 export type AggregationAlgorithm = 'linear' | 'weighted-exponential';

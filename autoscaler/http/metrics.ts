@@ -1,5 +1,5 @@
 /**
- * The autoscaler's Prometheus metrics: Knative's `kn.revision.*` and `kn.autoscaler.*` meanings (knative-reference
+ * The autoscaler's Prometheus metrics: Knative's `kn.revision.*` and `kn.autoscaler.*` meanings (docs/knative-parity.md
  * §c8) under Prometheus-legal names (dots become underscores, as an OpenTelemetry Prometheus exporter writes them).
  */
 import { Gauge, Histogram, Registry } from 'prom-client';

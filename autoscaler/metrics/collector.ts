@@ -1,4 +1,4 @@
-/** Per-revision metric windows fed by scrapes and activator stats, plus Knative's pod sampling maths (knative-reference §c2). */
+/** Per-revision metric windows fed by scrapes and activator stats, plus Knative's pod sampling maths (docs/knative-parity.md §c2). */
 import { createWindow, type MetricWindow } from '../aggregation/bucketing.js';
 import type { AggregationAlgorithm } from '../config/revision-spec.js';
 import { emptyStat, type Stat } from '../../common/stats.js';

@@ -1,4 +1,4 @@
-/** One scrape of a revision: Knative's direct pod sampling, old pods preferred (knative-reference §c2, `stats_scraper.go`). */
+/** One scrape of a revision: Knative's direct pod sampling, old pods preferred (docs/knative-parity.md §c2, `stats_scraper.go`). */
 import type { PodInfo } from '../backend.js';
 import { sampleSize, scaleSample } from '../metrics/collector.js';
 import { ScrapeFailedError } from '../../common/errors.js';

@@ -1,5 +1,5 @@
 /**
- * One revision's autoscaling loop (Knative's collector ticker + decider ticker + PA reconciler, knative-reference §c1):
+ * One revision's autoscaling loop (Knative's collector ticker + decider ticker + PA reconciler, docs/knative-parity.md §c1):
  * scrape every 1 s, decide every 2 s or at once on a poke, reconcile, write replicas and routing mode.
  */
 import type { PodInfo, ScaleTarget } from '../backend.js';

@@ -1,4 +1,4 @@
-/** What the decider needs to know about one revision (knative-reference §c4, §c5). Built from annotations + config. */
+/** What the decider needs to know about one revision (docs/knative-parity.md §c4, §c5). Built from annotations + config. */
 
 /** The decider's inputs for one revision. Values are per pod unless said otherwise. */
 export interface DeciderSpec {

@@ -1,4 +1,4 @@
-/** The KPA decision for one revision: stable/panic modes, rate limits, scale-down delay, burst capacity (knative-reference §c5, §c6). */
+/** The KPA decision for one revision: stable/panic modes, rate limits, scale-down delay, burst capacity (docs/knative-parity.md §c5, §c6). */
 import { TimeWindowMax } from '../aggregation/windowed-max.js';
 import type { DeciderSpec } from './decider-spec.js';
 

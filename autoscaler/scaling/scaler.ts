@@ -1,6 +1,6 @@
 /**
  * From the decider's recommendation to replicas: bounds, the scale-to-zero gate, the PodAutoscaler's Active condition
- * and the serve/proxy routing mode (knative-reference §c7, §b1). Pure: the clock is an argument.
+ * and the serve/proxy routing mode (docs/knative-parity.md §c7, §b1). Pure: the clock is an argument.
  */
 import type { ScalerSpec } from '../config/revision-spec.js';
 import type { DeciderSpec } from './decider-spec.js';

@@ -1,4 +1,4 @@
-/** Header names shared by the queue-proxy and the activator (knative-reference §a9). Lower-case, as node gives them. */
+/** Header names shared by the queue-proxy and the activator (docs/knative-parity.md §a9). Lower-case, as node gives them. */
 
 export const H = {
   networkProbe: 'k-network-probe',

@@ -1,4 +1,4 @@
-/** The queue-proxy readiness probe as Kubernetes sends it (knative-reference §a6): `GET /` + `K-Network-Probe: queue`. */
+/** The queue-proxy readiness probe as Kubernetes sends it (docs/knative-parity.md §a6): `GET /` + `K-Network-Probe: queue`. */
 import http from 'node:http';
 import { H } from '../../common/http/headers.js';
 

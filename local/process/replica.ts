@@ -2,7 +2,7 @@
  * One local replica ("pod"): the app process plus its queue-proxy process, each in its own process group, with output
  * appended to a log file per process. Readiness comes from the queue-proxy probe; a crash of either process kills the
  * other and restarts both after a backoff; stop is graceful (queue-proxy drains first, then the app, SIGKILL at the
- * end of the grace period), as Kubernetes does with Knative's preStop hook (knative-reference §a7).
+ * end of the grace period), as Kubernetes does with Knative's preStop hook (docs/knative-parity.md §a7).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, closeSync, mkdirSync, openSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * One attempt of a `grpc` readiness probe (knative-reference §a6): a gRPC Health Checking Protocol call,
+ * One attempt of a `grpc` readiness probe (docs/knative-parity.md §a6): a gRPC Health Checking Protocol call,
  * `grpc.health.v1.Health/Check`, that passes only on `SERVING`. Each attempt dials a channel of its own, as Knative does
  * per probe, so grpc-js's reconnect backoff from a refused attempt can never delay readiness once the app listens.
  */

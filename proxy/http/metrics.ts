@@ -1,6 +1,6 @@
 /**
  * The queue-proxy's Prometheus metrics (port 9091) on a private prom-client Registry: Knative's user-facing names and
- * labels (knative-reference §a5) plus Tide's own circuit, retry and overflow counters.
+ * labels (docs/knative-parity.md §a5) plus Tide's own circuit, retry and overflow counters.
  */
 import type * as Prom from 'prom-client';
 import type { Metric } from 'prom-client';

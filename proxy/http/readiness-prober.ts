@@ -1,5 +1,5 @@
 /**
- * Probes the user container the way Knative's queue-proxy does (knative-reference §a6, `pkg/queue/readiness/probe.go`):
+ * Probes the user container the way Knative's queue-proxy does (docs/knative-parity.md §a6, `pkg/queue/readiness/probe.go`):
  * TCP, HTTP GET or gRPC health check, all probes in parallel, aggressive polling when `periodSeconds` is 0, one shared in-flight probe.
  */
 import { request as httpRequest } from 'node:http';

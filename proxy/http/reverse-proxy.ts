@@ -1,5 +1,5 @@
 /**
- * The innermost stage (knative-reference §a3 steps 9–10): app metrics, the circuit's pass, and the forward to the app on
+ * The innermost stage (docs/knative-parity.md §a3 steps 9–10): app metrics, the circuit's pass, and the forward to the app on
  * 127.0.0.1:USER_PORT with Knative's three timers. The host is restored from `K-Original-Host`; internal headers are removed.
  */
 import type { Clock } from '../../common/clock.js';

@@ -1,5 +1,5 @@
 /**
- * Knative's breaker stage (knative-reference §a4): CC running slots, a queue of 10 × CC, an immediate 503
+ * Knative's breaker stage (docs/knative-parity.md §a4): CC running slots, a queue of 10 × CC, an immediate 503
  * `pending request queue full` beyond. A wait ends when a slot frees, the client leaves (nothing written), or the
  * request's earliest timeout passes (504 `request timeout`, as Knative's timeout handler, which wraps the breaker, answers).
  */

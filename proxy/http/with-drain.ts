@@ -1,5 +1,5 @@
 /**
- * The drainer stage (knative-reference §a3 step 3, §a6, §a7): answers health checks and hash probes for any path, before
+ * The drainer stage (docs/knative-parity.md §a3 step 3, §a6, §a7): answers health checks and hash probes for any path, before
  * metrics, stats or the breaker see them; every other request restarts the drain's quiet timer and goes on.
  */
 import { respondText, type Handler, type ProxyResponse } from '../../common/http/types.js';

@@ -1,5 +1,5 @@
 /**
- * Request accounting (knative-reference §a3 step 8, §a5): an *in* event on arrival, before the breaker, so queued
+ * Request accounting (docs/knative-parity.md §a3 step 8, §a5): an *in* event on arrival, before the breaker, so queued
  * requests count as concurrency; the matching *out* when the response is done. `K-Proxy-Request: activator` is proxied.
  */
 import type { Clock } from '../../common/clock.js';

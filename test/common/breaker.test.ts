@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Breaker } from '../../common/breaker.js';
 import { ConfigError, hasCode } from '../../common/errors.js';
 
-describe('Breaker (knative-reference §a4)', () => {
+describe('Breaker (docs/knative-parity.md §a4)', () => {
   it('§a4 total slots = depth + capacity: CC=1 depth=10 admits 11, the 12th fails at once', async () => {
     const b = new Breaker({ queueDepth: 10, maxConcurrency: 1, initialCapacity: 1 });
     const first = await b.acquire();

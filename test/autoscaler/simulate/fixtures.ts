@@ -1,4 +1,4 @@
-/** Hand-written scaling specs for simulator tests: Knative's defaults (knative-reference §c4, §d), overridable. */
+/** Hand-written scaling specs for simulator tests: Knative's defaults (docs/knative-parity.md §c4, §d), overridable. */
 import type { RevisionScalingSpec } from '../../../autoscaler/config/revision-spec.js';
 import type { DeciderSpec } from '../../../autoscaler/scaling/decider-spec.js';
 import type { ScalerSpec } from '../../../autoscaler/config/revision-spec.js';

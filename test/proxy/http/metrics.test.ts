@@ -15,7 +15,7 @@ function build(depth = 0, retries = 0): QueueProxyMetrics {
   return new QueueProxyMetrics(LABELS, { queueDepth: () => depth, retries: () => retries, retryBudgetExhausted: () => 0 });
 }
 
-describe('queue-proxy metrics (knative-reference §a5)', () => {
+describe('queue-proxy metrics (docs/knative-parity.md §a5)', () => {
   it("exposes Knative's user-facing names with their labels, counters at 0 before any request", async () => {
     const text = await build(3).text();
     for (const name of ['revision_request_count', 'revision_app_request_count']) {
