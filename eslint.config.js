@@ -6,8 +6,7 @@ import tseslint from 'typescript-eslint';
 // local state. Type information comes from the nearest tsconfig.json (the root one includes every folder but loadtest/,
 // which has its own for k6). test/eslint-config.test.ts checks that each folder named below exists.
 export default tseslint.config(
-  // loadtest/*.ts are k6 scripts, checked by `tsc -p loadtest` against @types/k6; their shared scenario data is linted.
-  { ignores: ['dist/**', 'test-output/**', '.cache/**', '.tide/**', 'loadtest/*.ts', 'eslint.config.js', 'bin/**'] },
+  { ignores: ['dist/**', 'test-output/**', '.cache/**', '.tide/**', 'eslint.config.js', 'bin/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

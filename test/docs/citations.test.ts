@@ -150,7 +150,7 @@ describe('every reference resolves inside the repository', () => {
     for (const f of files) {
       f.text.split('\n').forEach((line, i) => {
         // A file of another project, named by its URL, is not a reference into this repository.
-        for (const m of line.replace(/https?:\/\/\S+/g, '').matchAll(/(?<![\w.-])([\w-]+\.md)\b/g)) if (!markdownBasenames.has(m[1]!)) findings.push(`${f.rel}:${i + 1}: ${m[1]!}`);
+        for (const m of line.replace(/https?:\/\/\S+/g, '').matchAll(/(?<![\w.-])([\w-]+\.md)(?!\.\w)\b/g)) if (!markdownBasenames.has(m[1]!)) findings.push(`${f.rel}:${i + 1}: ${m[1]!}`);
       });
     }
     expect(findings).toEqual([]);

@@ -32,7 +32,7 @@ export function headerBlock(host: string, extra: [string, string][] = []): Buffe
   return Buffer.concat(parts);
 }
 
-/** An HPACK string literal without Huffman coding (RFC 7541 §5.2) with its integer length prefix (§5.1, N = 7). */
+/** An HPACK string literal without Huffman coding (RFC 7541 §5.2) with its integer length prefix (RFC 7541 §5.1, N = 7). */
 function hpackString(s: string): Buffer {
   const bytes = Buffer.from(s, 'latin1');
   const len: number[] = [];
