@@ -9,12 +9,9 @@
  * the activator's work and its memory is its own. Everything is bounded in count and time.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { createRequire } from 'node:module';
 import { systemClock } from '../common/clock.js';
 import { createForwarder } from '../common/http/forward.js';
 import { createListener } from '../common/http/server.js';
@@ -25,70 +22,8 @@ import { StaticEndpointsSource, StaticRevisionSource } from '../activator/static
 
 type Log = (line: string) => void;
 
-/**
- * A child that opens `n` raw sockets, each sending one GET for hello.localhost, and reports when all are written.
- * With a third argument `hold`, it connects every socket, reports `connected`, writes only when told `go`, keeps the
- * connections alive (as a client of a ready pod would) and counts a request done at its response's first bytes.
- */
-const CLIENT_SCRIPT = `
-const net = require('node:net');
-const [port, n] = process.argv.slice(2, 4).map(Number);
-const hold = process.argv[4] === 'hold';
-const socks = [];
-let written = 0, done = 0, connected = 0;
-const close = hold ? '' : 'Connection: close\\r\\n';
-const send = (s, i) => s.write('GET /r' + i + ' HTTP/1.1\\r\\nHost: hello.localhost\\r\\n' + close + '\\r\\n', () => {
-  if (++written === n) process.send({ written });
-});
-for (let i = 0; i < n; i++) {
-  const s = net.connect(port, '127.0.0.1', () => {
-    if (!hold) send(s, i);
-    else if (++connected === n) process.send({ connected });
-  });
-  let answered = false;
-  const finished = () => { if (!answered) { answered = true; if (++done === n) process.send({ done }); } };
-  s.on('data', () => { if (hold) finished(); });
-  s.on('error', () => {});
-  s.on('close', finished);
-  socks.push(s);
-}
-process.on('message', (m) => {
-  if (m === 'go') socks.forEach(send);
-  if (m === 'exit') { for (const s of socks) s.destroy(); process.exit(0); }
-});
-`;
-
-/**
- * A pod (queue-proxy stand-in) on the shared listener the real queue-proxy uses (common/http/server.ts: HTTP/1.1 and
- * h2c on one port): answers the §b4 probe, records arrival times (epoch ms, sub-ms precision) and the protocol.
- */
-const POD_SCRIPT = `
-const { createListener } = await import(process.argv[2]);
-const arrivals = [];
-let h2 = 0;
-const handler = (req, res) => {
-  if (req.url === '/healthz') { res.end('queue'); return; }
-  arrivals.push(performance.timeOrigin + performance.now());
-  if (req.httpVersionMajor === 2) h2++;
-  res.end('ok');
-};
-const listener = createListener({ handler });
-const port = await listener.listen(0, '127.0.0.1');
-process.send({ port });
-process.on('message', (m) => {
-  if (m === 'arrivals') process.send({ arrivals, h2 });
-  if (m === 'exit') { void listener.close({ timeoutMs: 100 }).finally(() => process.exit(0)); }
-});
-`;
-
-/** A load generator: autocannon in its own process, printing its result as JSON. */
-const LOAD_SCRIPT = `
-const autocannon = require(process.argv[2]);
-autocannon({ url: process.argv[3], connections: 32, duration: 3, headers: { host: 'hello.localhost' } }, (err, r) => {
-  process.send(err ? { error: String(err) } : { rps: r.requests.average, errors: r.errors, non2xx: r.non2xx });
-  process.exit(0);
-});
-`;
+/** The child processes (bench/children/*.ts, compiled beside this file): clients, a pod stand-in, the load generator. */
+const child = (name: string): string => fileURLToPath(new URL(`./children/${name}.js`, import.meta.url));
 
 interface Pod {
   address: string;
@@ -96,10 +31,8 @@ interface Pod {
   close(): Promise<void>;
 }
 
-function forkScript(dir: string, name: string, source: string, args: string[]): ChildProcess {
-  const file = join(dir, name);
-  writeFileSync(file, source);
-  return fork(file, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+function forkChild(name: string, args: string[]): ChildProcess {
+  return fork(child(name), args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
 }
 
 function nextMessage<T>(child: ChildProcess, key: string): Promise<T> {
@@ -115,9 +48,8 @@ function nextMessage<T>(child: ChildProcess, key: string): Promise<T> {
   });
 }
 
-async function startPod(dir: string): Promise<Pod> {
-  const server = new URL('../common/http/server.js', import.meta.url).href;
-  const child = forkScript(dir, 'pod.mjs', POD_SCRIPT, [server]);
+async function startPod(): Promise<Pod> {
+  const child = forkChild('activator-pod', []);
   const { port } = await nextMessage<{ port: number }>(child, 'port');
   return {
     address: `127.0.0.1:${port}`,
@@ -130,9 +62,8 @@ async function startPod(dir: string): Promise<Pod> {
   };
 }
 
-async function load(dir: string, url: string): Promise<{ rps: number; errors: number; non2xx: number }> {
-  const entry = createRequire(import.meta.url).resolve('autocannon');
-  const child = forkScript(dir, 'load.cjs', LOAD_SCRIPT, [entry, url]);
+async function load(url: string): Promise<{ rps: number; errors: number; non2xx: number }> {
+  const child = forkChild('activator-load', [url]);
   const r = await new Promise<{ rps?: number; errors?: number; non2xx?: number; error?: string }>((resolve) => {
     child.once('message', (m: { rps?: number; errors?: number; non2xx?: number; error?: string }) => resolve(m));
     child.once('exit', () => resolve({ error: 'load generator exited without a result' }));
@@ -169,8 +100,8 @@ async function startActivator(config: Partial<ActivatorConfig> = {}): Promise<{ 
   };
 }
 
-function startClients(dir: string, port: number, n: number, hold = false): { child: ChildProcess; connected: Promise<void>; written: Promise<void>; done: Promise<void> } {
-  const child = forkScript(dir, 'clients.cjs', CLIENT_SCRIPT, [String(port), String(n), ...(hold ? ['hold'] : [])]);
+function startClients(port: number, n: number, hold = false): { child: ChildProcess; connected: Promise<void>; written: Promise<void>; done: Promise<void> } {
+  const child = forkChild('activator-clients', [String(port), String(n), ...(hold ? ['hold'] : [])]);
   let onConnected!: () => void;
   let onWritten!: () => void;
   let onDone!: () => void;
@@ -227,10 +158,10 @@ function roundFrom(got: { arrivals: number[]; h2: number }, t0: number): ColdRou
 }
 
 /** One cold start: N requests held at zero, then the pod published; latencies from the publish to each arrival. */
-async function coldStartRound(dir: string, config: Partial<ActivatorConfig>, N: number): Promise<ColdRound | string> {
+async function coldStartRound(config: Partial<ActivatorConfig>, N: number): Promise<ColdRound | string> {
   const act = await startActivator(config);
-  const pod = await startPod(dir);
-  const clients = startClients(dir, act.port, N);
+  const pod = await startPod();
+  const clients = startClients(act.port, N);
   try {
     await clients.written;
     const held = await until(() => act.app.revisionState('default', 'hello')?.waiting === N, 15_000);
@@ -252,10 +183,10 @@ async function coldStartRound(dir: string, config: Partial<ActivatorConfig>, N: 
  * The floor for the same burst without an activator: N clients already connected straight to a ready pod all send at
  * once; latencies from the signal to send to each arrival. What the pod (one event loop) needs to take in N requests.
  */
-async function directRound(dir: string, N: number): Promise<ColdRound | string> {
-  const pod = await startPod(dir);
+async function directRound(N: number): Promise<ColdRound | string> {
+  const pod = await startPod();
   const port = Number(pod.address.split(':')[1]);
-  const clients = startClients(dir, port, N, true);
+  const clients = startClients(port, N, true);
   try {
     await clients.connected;
     const t0 = performance.timeOrigin + performance.now();
@@ -279,11 +210,11 @@ function median(xs: number[]): number {
 let floorP99: number | undefined;
 
 /** Several rounds of one configuration; the goal is judged on the median of the rounds' p99s. */
-async function coldStart(log: Log, dir: string, label: string, config: Partial<ActivatorConfig> | 'direct', rounds: number): Promise<void> {
+async function coldStart(log: Log, label: string, config: Partial<ActivatorConfig> | 'direct', rounds: number): Promise<void> {
   const N = 1000;
   const ok: ColdRound[] = [];
   for (let i = 0; i < rounds; i++) {
-    const r = config === 'direct' ? await directRound(dir, N) : await coldStartRound(dir, config, N);
+    const r = config === 'direct' ? await directRound(N) : await coldStartRound(config, N);
     if (typeof r === 'string') {
       log(`  round ${i + 1}: ${r}; skipped`);
       continue;
@@ -302,10 +233,10 @@ async function coldStart(log: Log, dir: string, label: string, config: Partial<A
   log(`  goal p99 < 10 ms: ${p99 < 10 && all ? 'MET' : 'MISSED'}` + (floorP99 === undefined ? '' : `; ${(p99 / floorP99).toFixed(2)}× the no-activator floor's p99 (${floorP99.toFixed(0)} ms) in this run`));
 }
 
-async function throughput(log: Log, dir: string): Promise<void> {
+async function throughput(log: Log): Promise<void> {
   const act = await startActivator();
   const act1 = await startActivator({ upstreamProtocol: 'h2c' });
-  const pod = await startPod(dir);
+  const pod = await startPod();
   for (const a of [act, act1]) {
     a.endpoints.set('default', 'hello', [{ name: 'pod-1', address: pod.address, ready: true }]);
     await until(() => a.app.revisionState('default', 'hello')?.healthyPods === 1, 5000);
@@ -315,14 +246,14 @@ async function throughput(log: Log, dir: string): Promise<void> {
   const bare = createListener({ handler: (req, res, startMs) => forwarder.forward(req, res, { upstream: pod.address, startMs }).then(() => undefined) });
   const barePort = await bare.listen(0, '127.0.0.1');
   try {
-    await load(dir, `http://${pod.address}/`); // warm-up
+    await load(`http://${pod.address}/`); // warm-up
     // Interleaved, best of two each: the machine is shared, so one run alone says little.
     const best = (a: { rps: number; errors: number; non2xx: number }, b: typeof a) => (b.rps > a.rps ? b : a);
     const urls = { direct: `http://${pod.address}/`, core: `http://127.0.0.1:${barePort}/`, via: `http://127.0.0.1:${act.port}/`, via1: `http://127.0.0.1:${act1.port}/` };
     const order = ['direct', 'core', 'via', 'via1', 'via1', 'via', 'core', 'direct'] as const;
     const got: Partial<Record<keyof typeof urls, { rps: number; errors: number; non2xx: number }>> = {};
     for (const k of order) {
-      const r = await load(dir, urls[k]);
+      const r = await load(urls[k]);
       const prior = got[k];
       got[k] = prior === undefined ? r : best(prior, r);
     }
@@ -352,11 +283,11 @@ function mem(): { heap: number; rss: number } {
   return { heap: m.heapUsed + m.external + m.arrayBuffers, rss: m.rss };
 }
 
-async function memory(log: Log, dir: string): Promise<void> {
+async function memory(log: Log): Promise<void> {
   const N = 10_000;
   const act = await startActivator();
   const before = mem();
-  const clients = startClients(dir, act.port, N);
+  const clients = startClients(act.port, N);
   try {
     await clients.written;
     const held = await until(() => act.app.revisionState('default', 'hello')?.waiting === N, 30_000);
@@ -381,19 +312,14 @@ const COLD_VARIANTS: { label: string; config: Partial<ActivatorConfig> | 'direct
 ];
 
 export default async function bench(log: Log): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'tide-act-bench-'));
-  try {
-    // BENCH_ACTIVATOR=cold runs only the cold-start part; BENCH_ROUNDS sets its rounds (default 5).
-    const only = process.env['BENCH_ACTIVATOR'];
-    const rounds = Number(process.env['BENCH_ROUNDS'] ?? 5) || 5;
-    // BENCH_COLD_VARIANT=i runs only that variant (0-based).
-    const pick = process.env['BENCH_COLD_VARIANT'];
-    const variants = pick === undefined ? COLD_VARIANTS : COLD_VARIANTS.filter((_, i) => String(i) === pick);
-    for (const v of variants) await coldStart(log, dir, v.label, v.config, rounds);
-    if (only === 'cold') return;
-    await throughput(log, dir);
-    await memory(log, dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  // BENCH_ACTIVATOR=cold runs only the cold-start part; BENCH_ROUNDS sets its rounds (default 5).
+  const only = process.env['BENCH_ACTIVATOR'];
+  const rounds = Number(process.env['BENCH_ROUNDS'] ?? 5) || 5;
+  // BENCH_COLD_VARIANT=i runs only that variant (0-based).
+  const pick = process.env['BENCH_COLD_VARIANT'];
+  const variants = pick === undefined ? COLD_VARIANTS : COLD_VARIANTS.filter((_, i) => String(i) === pick);
+  for (const v of variants) await coldStart(log, v.label, v.config, rounds);
+  if (only === 'cold') return;
+  await throughput(log);
+  await memory(log);
 }
