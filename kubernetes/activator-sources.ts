@@ -9,16 +9,14 @@ import type { Logger } from '../common/logger.js';
 import { revisionKey } from '../common/stats.js';
 import type { AutoscalerConfig } from '../autoscaler/config/autoscaler-config.js';
 import type { Endpoint, EndpointsSource, EndpointsUpdate, RevisionInfo, RevisionSource } from '../activator/endpoints.js';
-import { paths, type KubeApi } from './client.js';
-import { Informer, type InformerHealth } from './informer.js';
+import type { KubeApi } from './client.js';
+import type { Informer, InformerHealth } from './informer.js';
+import { watchedObjects } from './watched.js';
 import { hostPort, serviceHosts, servingPort, targetsOf } from './logic/switch.js';
 import { resolveWorkload } from './logic/workload.js';
 import {
-  ACTIVATOR_SERVICE,
   ANNOTATION_DEPLOYMENT,
   LABEL_SERVICE_NAME,
-  MANAGED_SELECTOR,
-  TIDE_SLICES,
   isManaged,
   objectKey,
   privateServiceName,
@@ -64,17 +62,7 @@ export class KubeActivatorSources implements RevisionSource, EndpointsSource {
 
   constructor(options: KubeActivatorSourcesOptions) {
     this.#o = options;
-    const { api, clock, logger, namespace, systemNamespace } = options;
-    const common = { api, clock, logger };
-    this.deployments = new Informer<Deployment>({ ...common, name: 'deployments', path: paths.deployments(namespace), query: { labelSelector: MANAGED_SELECTOR } });
-    this.services = new Informer<Service>({ ...common, name: 'services', path: paths.services(namespace), query: { labelSelector: MANAGED_SELECTOR } });
-    this.slices = new Informer<EndpointSlice>({ ...common, ...TIDE_SLICES, path: paths.endpointSlices(namespace) });
-    this.activatorSlices = new Informer<EndpointSlice>({
-      ...common,
-      name: 'activator-endpointslices',
-      path: paths.endpointSlices(systemNamespace),
-      query: { labelSelector: `${LABEL_SERVICE_NAME}=${ACTIVATOR_SERVICE}` },
-    });
+    ({ deployments: this.deployments, services: this.services, slices: this.slices, activatorSlices: this.activatorSlices } = watchedObjects(options));
     // Coalesced: a list of N objects costs one rebuild, not N.
     const rebuild = (): void => {
       if (this.#rebuildQueued) return;

@@ -12,7 +12,8 @@ import type { PodInfo, ScaleTarget } from '../autoscaler/backend.js';
 import type { AutoscalerConfig } from '../autoscaler/config/autoscaler-config.js';
 import type { RoutingMode } from '../autoscaler/scaling/scaler.js';
 import { KubeApiError, paths, type KubeApi } from './client.js';
-import { Informer, type InformerHealth } from './informer.js';
+import type { Informer, InformerHealth } from './informer.js';
+import { watchedObjects } from './watched.js';
 import {
   buildPrivateService,
   buildSwitchSlices,
@@ -29,15 +30,12 @@ import {
 } from './logic/switch.js';
 import { problemsMessage, resolveWorkload } from './logic/workload.js';
 import {
-  ACTIVATOR_SERVICE,
   ANNOTATION_DEPLOYMENT,
   LABEL_DEPLOYMENT,
   LABEL_MANAGED,
   LABEL_MANAGED_BY,
   LABEL_SERVICE_NAME,
   MANAGED_BY_TIDE,
-  MANAGED_SELECTOR,
-  TIDE_SLICES,
   isManaged,
   objectKey,
   privateServiceName,
@@ -109,17 +107,7 @@ export class KubeAutoscalerBackend implements ScaleTarget, Routing {
 
   constructor(options: KubeAutoscalerBackendOptions) {
     this.#o = options;
-    const { api, clock, logger, namespace, systemNamespace } = options;
-    const common = { api, clock, logger };
-    this.deployments = new Informer<Deployment>({ ...common, name: 'deployments', path: paths.deployments(namespace), query: { labelSelector: MANAGED_SELECTOR } });
-    this.services = new Informer<Service>({ ...common, name: 'services', path: paths.services(namespace), query: { labelSelector: MANAGED_SELECTOR } });
-    this.slices = new Informer<EndpointSlice>({ ...common, ...TIDE_SLICES, path: paths.endpointSlices(namespace) });
-    this.activatorSlices = new Informer<EndpointSlice>({
-      ...common,
-      name: 'activator-endpointslices',
-      path: paths.endpointSlices(systemNamespace),
-      query: { labelSelector: `${LABEL_SERVICE_NAME}=${ACTIVATOR_SERVICE}` },
-    });
+    ({ deployments: this.deployments, services: this.services, slices: this.slices, activatorSlices: this.activatorSlices } = watchedObjects(options));
 
     this.deployments.on({
       add: (d) => this.#onDeployment(d),
