@@ -164,12 +164,16 @@ const nodeTarget = (name: string, role: string): Target => ({
   },
 });
 
-const tideTarget: Target = {
-  name: 'tide queue-proxy',
+/**
+ * Tide's queue-proxy as shipped by `tideBin` (this checkout's bin/tide.js, or another built checkout's for a
+ * before/after comparison in one run: BENCH_TIDE_BASELINE=/path/to/checkout/bin/tide.js).
+ */
+const tideTarget = (name: string, tideBin: string): Target => ({
+  name,
   async start(appPort) {
     const port = await freePort();
     // As shipped: the launch flags every launcher passes (proxy/node-flags.ts).
-    const [node, ...args] = queueProxyCommand(TIDE);
+    const [node, ...args] = queueProxyCommand(tideBin);
     const child = start(1, node, args, {
       CONTAINER_CONCURRENCY: '100',
       QUEUE_SERVING_PORT: String(port),
@@ -190,7 +194,7 @@ const tideTarget: Target = {
     await waitForOk(port);
     return { port, child };
   },
-};
+});
 
 /**
  * Go's `httputil.ReverseProxy` (bench/go-proxy/main.go, our own few lines), built into `.cache/` when `go` is on PATH.
@@ -304,7 +308,13 @@ export default async function bench(log: Log): Promise<void> {
     `load: autocannon ${CONNECTIONS} connections × ${LOAD_SECONDS} s, 20-byte GET; latency: 1 connection, sequential, ≤${LATENCY_REQUESTS} requests; ` +
       `${ROUNDS} interleaved rounds (every target once per round, start rotating), medians reported (BENCH_ROUNDS, BENCH_SECONDS)`,
   );
-  const targets: Target[] = [tideTarget, nodeTarget('bare undici proxy', 'undici'), nodeTarget('bare http-proxy', 'http-proxy')];
+  const targets: Target[] = [tideTarget('tide queue-proxy', TIDE), nodeTarget('bare undici proxy', 'undici'), nodeTarget('bare http-proxy', 'http-proxy')];
+  const baseline = process.env['BENCH_TIDE_BASELINE'];
+  if (baseline) {
+    if (!existsSync(baseline)) throw new Error(`BENCH_TIDE_BASELINE: ${baseline} does not exist (a built checkout's bin/tide.js)`);
+    targets.push(tideTarget('tide baseline', baseline));
+    log(`baseline: tide queue-proxy from ${baseline}`);
+  }
   const go = onPath('go');
   const goProxy = go ? goTarget(go) : undefined;
   if (goProxy) targets.push(goProxy);
@@ -403,6 +413,10 @@ export default async function bench(log: Log): Promise<void> {
   const goRow = rows.find((r) => r.name === 'go httputil.ReverseProxy');
   if (goRow) {
     log(`against Go's httputil.ReverseProxy (the next target): ×${fmt(roundRatio(tide, goRow, rps))} by req/s (rounds ${ratioSpread(tide, goRow, rps)}), ×${fmt(roundRatio(goRow, tide, cpuOf))} by CPU per request (rounds ${ratioSpread(goRow, tide, cpuOf)})`);
+  }
+  const baseRow = rows.find((r) => r.name === 'tide baseline');
+  if (baseRow) {
+    log(`against the baseline checkout: ×${fmt(roundRatio(tide, baseRow, rps))} by req/s (rounds ${ratioSpread(tide, baseRow, rps)}), ×${fmt(roundRatio(baseRow, tide, cpuOf))} by CPU per request (rounds ${ratioSpread(baseRow, tide, cpuOf)}); above 1 is faster than the baseline`);
   }
   const tideP50 = p50(tide);
   const addedMs = tideP50 !== undefined && directP50 !== undefined ? (tideP50 - directP50) / 1000 : undefined;
