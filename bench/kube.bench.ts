@@ -1,50 +1,40 @@
 /**
- * The Kubernetes backend against the fake API server (test/support/kube, run in a child process with Node's
- * TypeScript transform, with the cluster simulator turning /scale into Pods and EndpointSlices):
+ * The Kubernetes backend against the fake API server (test/support/kube), which runs in a child process from its
+ * TypeScript source (bench/children/kube-apiserver.ts):
  * - time from the first request at zero (sent to the kube activator) to the `/scale` write, and from the pods being
- *   ready (the private Service's EndpointSlice seen by the autoscaler) to the Service switch's EndpointSlice flip;
+ *   ready (the private Service's EndpointSlice seen by the autoscaler) to the Service switch's EndpointSlice flip, with
+ *   the cluster simulator turning /scale into Pods and EndpointSlices;
+ * - 1,000 managed Deployments (issue 12): the autoscaler alone in a child pinned to one core
+ *   (bench/children/kube-autoscaler.ts) against a fake seeded with them (bench/children/kube-seed.ts): informer memory,
+ *   memory per Deployment, and the time of its 1-second tick, against the goal of fitting in that second.
  * The fake's own round-trip latency is measured and printed, so the figures can be read against it.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { request } from 'undici';
 import { AutoscalerStatsClient } from '../common/http/stats-grpc.js';
 import { silentLogger } from '../common/logger.js';
+import { fromRoot } from '../common/paths.js';
 import { emptyStat } from '../common/stats.js';
 import { parseAutoscalerConfig } from '../autoscaler/config/autoscaler-config.js';
 import { startKubeActivator } from '../kubernetes/activator-main.js';
 import { startKubeAutoscaler } from '../kubernetes/autoscaler-main.js';
 import { createKubeApi, loadKubeConfig, paths, type KubeApi } from '../kubernetes/client.js';
 import type { EndpointSlice } from '../kubernetes/objects.js';
+import { servesDirect, type Seeded } from './children/kube-scale-names.js';
+import type { KubeScaleResult, Memory } from './children/kube-autoscaler.js';
+import { pinned, TASKSET } from './proxy.bench.js';
 
 const ROUNDS = 5;
 const POD_START_MS = 300;
 
-const HOOK = `import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-export async function resolve(specifier, context, next) {
-  if (specifier.endsWith('.js') && context.parentURL?.endsWith('.ts')) {
-    const url = new URL(specifier, context.parentURL);
-    if (url.protocol === 'file:' && !existsSync(fileURLToPath(url))) {
-      const ts = new URL(specifier.replace(/\\.js$/, '.ts'), context.parentURL);
-      if (existsSync(fileURLToPath(ts))) return next(ts.href, context);
-    }
-  }
-  return next(specifier, context);
-}
-`;
-const REGISTER = `import { register } from 'node:module';\nregister(new URL('./hook.mjs', import.meta.url));\n`;
-const SERVER = `const [fakeUrl, simUrl, dir, delay] = process.argv.slice(2);
-const { startFakeApiServer } = await import(fakeUrl);
-const { startClusterSimulator } = await import(simUrl);
-const fake = await startFakeApiServer({ namespaces: ['default', 'tide-system'], historyLimit: 20000 });
-const sim = startClusterSimulator(fake, { startDelayMs: Number(delay) });
-process.send({ kubeconfig: fake.writeKubeconfig(dir) });
-process.on('message', async (m) => { if (m === 'stop') { await sim.stop(); await fake.close(); process.exit(0); } });
-`;
+const SCALE_DEPLOYMENTS = 1000;
+const SCALE_WARMUP_TICKS = 4;
+const SCALE_TICKS = 20;
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -83,46 +73,177 @@ function service(name: string): object {
   };
 }
 
-async function startFake(dir: string): Promise<{ child: ChildProcess; kubeconfig: string }> {
-  writeFileSync(join(dir, 'hook.mjs'), HOOK);
-  writeFileSync(join(dir, 'register.mjs'), REGISTER);
-  writeFileSync(join(dir, 'server.mjs'), SERVER);
-  const support = (f: string): string => new URL(`../../test/support/kube/${f}`, import.meta.url).href;
-  const child = fork(join(dir, 'server.mjs'), [support('fake-apiserver.ts'), support('simulator.ts'), dir, String(POD_START_MS)], {
-    execArgv: ['--experimental-transform-types', '--no-warnings', '--import', join(dir, 'register.mjs')],
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
-  const kubeconfig = await new Promise<string>((resolve, reject) => {
-    child.once('message', (m: { kubeconfig: string }) => resolve(m.kubeconfig));
+type Log = (line: string) => void;
+
+/**
+ * The fake API server in a child (core 0 when taskset is there), from source: `cluster` runs the cluster simulator
+ * (ARG = pod start delay, ms), `scale` seeds ARG managed Deployments. Stops on `stop`.
+ */
+async function startFake(dir: string, mode: 'cluster' | 'scale', arg: number): Promise<{ child: ChildProcess; kubeconfig: string; seeded?: Seeded }> {
+  const [cmd, args] = pinned(0, process.execPath, [
+    '--experimental-transform-types',
+    '--no-warnings',
+    '--import',
+    fromRoot('bench', 'children', 'ts-resolve.ts'),
+    fromRoot('bench', 'children', 'kube-apiserver.ts'),
+    dir,
+    mode,
+    String(arg),
+  ]);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const m = await new Promise<{ kubeconfig: string; seeded?: Seeded }>((resolve, reject) => {
+    child.once('message', (msg: { kubeconfig: string; seeded?: Seeded }) => resolve(msg));
     child.once('exit', (code) => reject(new Error(`fake API server exited (${code})`)));
   });
-  return { child, kubeconfig };
+  return { child, ...m };
 }
 
-export default async function run(log: (line: string) => void): Promise<void> {
+async function stopFake(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.send('stop');
+  await exited;
+}
+
+export default async function run(log: Log): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'tide-bench-kube-'));
-  const { child, kubeconfig } = await startFake(dir);
   try {
-    const api = createKubeApi(loadKubeConfig({ kind: 'kubeconfig', file: kubeconfig }).kc);
-    // The fake's own latency: one GET round trip (TLS keep-alive), median of 50.
-    const rtt: number[] = [];
-    for (let i = 0; i < 50; i++) {
-      const t = performance.now();
-      await api.get('/version');
-      rtt.push(performance.now() - t);
+    const { child, kubeconfig } = await startFake(dir, 'cluster', POD_START_MS);
+    let rttMs: number;
+    let cold: Awaited<ReturnType<typeof coldStart>>;
+    try {
+      const api = createKubeApi(loadKubeConfig({ kind: 'kubeconfig', file: kubeconfig }).kc);
+      // The fake's own latency: one GET round trip (TLS keep-alive), median of 50.
+      const rtt: number[] = [];
+      for (let i = 0; i < 50; i++) {
+        const t = performance.now();
+        await api.get('/version');
+        rtt.push(performance.now() - t);
+      }
+      rttMs = median(rtt);
+      log(`fake API server (child process, HTTPS): GET round trip median ${ms(rttMs)}; pods start ${POD_START_MS} ms after their creation`);
+      cold = await coldStart(api, log);
+    } finally {
+      await stopFake(child);
     }
-    log(`fake API server (child process, HTTPS): GET round trip median ${ms(median(rtt))}; pods start ${POD_START_MS} ms after their creation`);
-    await coldStart(api, log);
-    // 1,000 Deployments: left out of this version (the fake API server timed out creating them 25 at a time).
+    const scale = await manyDeployments(dir, log);
+    return { fakeRoundTripMs: round(rttMs), ...cold, scale };
   } finally {
-    child.send('stop');
-    await new Promise((r) => child.once('exit', r));
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
+const round = (x: number, digits = 1): number => Number(x.toFixed(digits));
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
+
+/** The nearest-rank percentile `p` (0–100). */
+function percentile(xs: readonly number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+/** 1,000 managed Deployments: informer memory, memory per Deployment, tick time (bench/children/kube-autoscaler.ts). */
+async function manyDeployments(dir: string, log: Log): Promise<Record<string, unknown>> {
+  const t0 = performance.now();
+  log(`1,000 Deployments: seeding ${SCALE_DEPLOYMENTS} managed Deployments into the fake (in its process)…`);
+  const { child: fake, kubeconfig, seeded } = await startFake(dir, 'scale', SCALE_DEPLOYMENTS);
+  try {
+    const s = seeded!;
+    log(
+      `seeded in ${s.ms} ms: ${s.deployments} Deployments and their Services as \`tide inject\` makes them, ${s.services - s.deployments} private Services, ` +
+        `${s.slices} EndpointSlices (${s.pods} ready pods; ${s.atZero} Deployments at zero, the rest at 1–3 pods)`,
+    );
+    const script = fileURLToPath(new URL('./children/kube-autoscaler.js', import.meta.url));
+    const [cmd, args] = pinned(1, process.execPath, ['--expose-gc', script, kubeconfig, String(SCALE_WARMUP_TICKS), String(SCALE_TICKS)]);
+    log(TASKSET ? 'the autoscaler runs alone in a child pinned to core 1 (taskset), the fake on core 0' : 'taskset not found: the autoscaler child is NOT pinned to one core');
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const timeout = setTimeout(() => child.kill('SIGKILL'), 90_000);
+    const r = await new Promise<KubeScaleResult>((resolve, reject) => {
+      child.on('message', (m: { progress?: string; result?: KubeScaleResult }) => {
+        if (m.progress !== undefined) log(m.progress);
+        if (m.result) resolve(m.result);
+      });
+      child.once('exit', (code) => reject(new Error(`the autoscaler child exited (${code}) before its result`)));
+    }).finally(() => clearTimeout(timeout));
+    await new Promise((res) => (child.exitCode !== null ? res(undefined) : child.once('exit', res)));
+
+    const n = s.deployments;
+    const delta = (a: Memory, b: Memory): Memory => ({ heapUsed: b.heapUsed - a.heapUsed, rss: b.rss - a.rss });
+    const inf = delta(r.informers.before, r.informers.after);
+    const all = delta(r.autoscaler.before, r.autoscaler.synced);
+    const later = delta(r.autoscaler.before, r.autoscaler.afterTicks);
+    log(
+      `informers alone (4, as kubernetes/watched.ts): listed in ${r.informers.syncMs.toFixed(0)} ms; JS heap +${mib(inf.heapUsed)}, RSS +${mib(inf.rss)} ` +
+        `(after a forced GC, from started-nothing-listed to all synced) = ${kib(inf.heapUsed / n)} heap per Deployment (with its 2 Services and slices)`,
+    );
+    log(
+      `backend + autoscaler (informers, indexes, ${n} revision loops): heap +${mib(all.heapUsed)}, RSS +${mib(all.rss)} once synced = ${kib(all.heapUsed / n)} heap per Deployment; ` +
+        `heap +${mib(later.heapUsed)} after the ticks (the windows filling)`,
+    );
+    const direct = Array.from({ length: n }, (_, i) => i).filter(servesDirect).length;
+    log(
+      `start: listed in ${r.autoscaler.listedMs.toFixed(0)} ms; ${r.autoscaler.startupWrites} switch EndpointSlice writes at start, answered by ${r.autoscaler.syncMs.toFixed(0)} ms ` +
+        `(the ${direct} Deployments in serve mode are switched to the activator until their first decider tick switches them back)`,
+    );
+    const wall = r.ticks.map((t) => t.wallMs);
+    const cpu = r.ticks.map((t) => t.cpuMs);
+    const deciding = r.ticks.filter((t) => t.timers > 2 * n).map((t) => t.wallMs);
+    const tickWrites = r.ticks.reduce((a, t) => a + t.writes, 0);
+    log(
+      `tick (${n} revisions: scrape ${s.pods} pods, decide every 2 s, reconcile, write), ${r.ticks.length} ticks after the warm-up (≥ ${SCALE_WARMUP_TICKS} ticks, 2 with decisions): ` +
+        `median ${ms(median(wall))}, p99 ${ms(percentile(wall, 99))}, max ${ms(Math.max(...wall))}; CPU median ${ms(median(cpu))}, max ${ms(Math.max(...cpu))}; ` +
+        `seconds with a decider tick: median ${ms(median(deciding))}; ${tickWrites} writes (/scale, switches)`,
+    );
+    const first = r.firstDecision;
+    if (first) {
+      log(
+        `first decider tick after the start: ${ms(first.wallMs)} (CPU ${ms(first.cpuMs)}, ${first.writes} writes: switching back and the first /scale writes); ` +
+          `kubernetes/client.ts opens a new TLS connection for every API call (client-node's applySecurityAuthentication makes a new undici Agent each time)`,
+      );
+    }
+    const met = Math.max(...wall) < 1000;
+    log(`goal tick < 1000 ms on one core: ${met ? 'met' : 'MISSED'} (median ${median(wall).toFixed(1)} ms, max ${Math.max(...wall).toFixed(1)} ms)`);
+    log(`(the 1,000-Deployment case took ${((performance.now() - t0) / 1000).toFixed(1)} s; stats: pods fed by a load model, activator demand for 3 more revisions at zero each second)`);
+    return {
+      deployments: n,
+      services: s.services,
+      endpointSlices: s.slices,
+      readyPods: s.pods,
+      atZero: s.atZero,
+      seedMs: s.ms,
+      pinned: TASKSET !== undefined,
+      informers: { listedMs: round(r.informers.syncMs, 0), heapBytes: inf.heapUsed, rssBytes: inf.rss, heapBytesPerDeployment: Math.round(inf.heapUsed / n) },
+      autoscaler: {
+        listedMs: round(r.autoscaler.listedMs, 0),
+        settledMs: round(r.autoscaler.syncMs, 0),
+        startupWrites: r.autoscaler.startupWrites,
+        heapBytes: all.heapUsed,
+        rssBytes: all.rss,
+        heapBytesPerDeployment: Math.round(all.heapUsed / n),
+        heapBytesAfterTicks: later.heapUsed,
+        rssBytesAfterTicks: later.rss,
+      },
+      tick: {
+        count: wall.length,
+        medianMs: round(median(wall)),
+        p99Ms: round(percentile(wall, 99)),
+        maxMs: round(Math.max(...wall)),
+        cpuMedianMs: round(median(cpu)),
+        cpuMaxMs: round(Math.max(...cpu)),
+        decidingMedianMs: round(median(deciding)),
+        writes: tickWrites,
+      },
+      firstDecisionTick: first ? { wallMs: round(first.wallMs), cpuMs: round(first.cpuMs), writes: first.writes } : null,
+      goalTickUnder1000Ms: met,
+    };
+  } finally {
+    await stopFake(fake);
+  }
+}
+
 /** First request at zero → /scale write, and pods ready → switch flip, over ROUNDS fresh Deployments. */
-async function coldStart(api: KubeApi, log: (line: string) => void): Promise<void> {
+async function coldStart(api: KubeApi, log: Log): Promise<{ coldStartRounds: number; firstRequestToScaleMs: number; podsReadyToFlipMs: number }> {
   const { config } = parseAutoscalerConfig({ 'stable-window': '6s', 'scale-to-zero-grace-period': '30s' });
   const writes: { atMs: number; method: string; path: string; body: unknown }[] = [];
   const recording: KubeApi = {
@@ -219,4 +340,5 @@ async function coldStart(api: KubeApi, log: (line: string) => void): Promise<voi
     `pods ready (private EndpointSlice seen) → switch EndpointSlice written: median ${ms(median(toFlip))} (${toFlip.map((x) => x.toFixed(0)).join(', ')} ms);` +
       ` the autoscaler decides serve mode on its 2 s decider tick`,
   );
+  return { coldStartRounds: ROUNDS, firstRequestToScaleMs: round(median(toScale)), podsReadyToFlipMs: round(median(toFlip)) };
 }

@@ -33,8 +33,9 @@ function onPath(cmd: string): string | undefined {
   }
 }
 
-const TASKSET = onPath('taskset');
-const pinned = (core: number, cmd: string, args: string[]): [string, string[]] => (TASKSET ? [TASKSET, ['-c', String(core), cmd, ...args]] : [cmd, args]);
+/** taskset's path, when installed: children are pinned to a core with `pinned`. */
+export const TASKSET = onPath('taskset');
+export const pinned = (core: number, cmd: string, args: string[]): [string, string[]] => (TASKSET ? [TASKSET, ['-c', String(core), cmd, ...args]] : [cmd, args]);
 
 const children = new Set<ChildProcess>();
 export function start(core: number, cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {

@@ -528,6 +528,35 @@ describe('fake API server: Leases, Events, EndpointSlices, garbage collection', 
     ).toContain('endpoints[0].addresses: Required value');
   });
 
+  it('seed: creates many objects in-process as POSTs would (defaults, uid, one watch event each), refusing like a POST', async () => {
+    const name = unique('seeded');
+    const rv = Number((await core.listNamespacedService({ namespace: 'team-a' })).metadata?.resourceVersion);
+    const events: string[] = [];
+    const stop = api.onChange((e) => events.push(`${e.type} ${e.object.kind} ${e.object.metadata.name}`));
+    const [d, svc] = api.seed([
+      { ...(deployment(name) as KubeObject), metadata: { name, namespace: 'team-a', labels: { app: name } } },
+      { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'team-a' }, spec: { ports: [{ name: 'http', port: 80 }] } },
+    ]);
+    stop();
+    expect(events).toEqual([`ADDED Deployment ${name}`, `ADDED Service ${name}`]);
+    expect(d!.metadata).toMatchObject({ generation: 1, uid: expect.any(String) as string });
+    expect(Number(d!.metadata.resourceVersion)).toBeGreaterThan(rv);
+    // Defaults as a POST gets them: a ClusterIP, and targetPort/protocol on each port.
+    expect(svc!['spec']).toMatchObject({ type: 'ClusterIP', clusterIP: expect.stringMatching(/^10\.96\./) as string, ports: [{ name: 'http', port: 80, targetPort: 80, protocol: 'TCP' }] });
+    // Seeded objects are what the API serves.
+    expect((await apps.readNamespacedDeployment({ name, namespace: 'team-a' })).metadata?.uid).toBe(d!.metadata.uid);
+    // Refused as a POST would be; the objects before the refused one stay.
+    const other = unique('seeded');
+    expect(() =>
+      api.seed([
+        { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: other, namespace: 'team-a' } },
+        { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'team-a' }, spec: { ports: [{ port: 80 }] } },
+      ]),
+    ).toThrow(/409 AlreadyExists/);
+    expect(api.get('v1', 'ConfigMap', 'team-a', other)).toBeDefined();
+    expect(() => api.seed([{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: other, namespace: 'nowhere' } }])).toThrow(/404 NotFound/);
+  });
+
   it('deletes dependents whose owner is gone (background propagation), and everything in a deleted namespace', async () => {
     const name = unique('owner');
     const d = await apps.createNamespacedDeployment({ namespace: 'team-a', body: deployment(name) });
