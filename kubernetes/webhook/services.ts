@@ -77,7 +77,7 @@ export class ServicePreparer {
         },
         (err: unknown) => {
           cancel();
-          reject(err as Error);
+          reject(err instanceof Error ? err : new Error(String(err)));
         },
       );
     });

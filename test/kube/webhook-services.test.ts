@@ -224,7 +224,7 @@ describe('the webhook prepares Services', () => {
 
   it('left alone: kube-system, tide-system, opted out, no managed Deployment behind it, no selector, and the annotated scope without the annotation', async () => {
     await applyDeployment(userDeployment);
-    for (const ns of ['kube-system', 'tide-system', 'other']) await applyDeployment({ ...clone(userDeployment), metadata: { name: 'web', namespace: ns, annotations: { 'tide.dev/inject': 'true' } } } as JsonObject, ns);
+    for (const ns of ['kube-system', 'tide-system', 'other']) await applyDeployment({ ...clone(userDeployment), metadata: { name: 'web', namespace: ns, annotations: { 'tide.dev/inject': 'true' } } }, ns);
     await w.services!.idle();
     const service = (namespace: string, extra: Record<string, unknown> = {}, spec?: JsonObject): JsonObject => ({
       ...clone(userService),

@@ -65,7 +65,7 @@ describe('manifests/rbac.yaml', () => {
       [
         'tide-system core/secrets create',
         'cluster apps/deployments list',
-        'cluster core/services get', 'cluster core/services list', 'cluster core/services patch',
+        'cluster core/services list', 'cluster core/services patch',
         'tide-system core/secrets[tide-webhook-certs] get', 'tide-system core/secrets[tide-webhook-certs] update',
         'cluster admissionregistration.k8s.io/mutatingwebhookconfigurations[tide-webhook] get',
         'cluster admissionregistration.k8s.io/mutatingwebhookconfigurations[tide-webhook] patch',
