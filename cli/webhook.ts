@@ -13,12 +13,15 @@ A mutating admission webhook (admission.k8s.io/v1, JSON Patch) that adds the que
 Pods exactly as tide inject does: in namespaces labelled tide.dev/inject=enabled (POST /mutate/namespace; a
 workload annotated tide.dev/inject: "false" is left alone) and, elsewhere, to workloads annotated
 tide.dev/inject: "true" (POST /mutate/annotated). A workload it cannot inject is admitted unchanged with a warning.
+A Service in the same scope is prepared as tide inject prepares it when exactly one Tide Deployment's pods match
+its selector; a Service applied before its Deployment is prepared through the API once the Deployment is stored.
 
 Certificates: by default it keeps its own CA and serving certificate in the Secret --secret, puts the CA into every
 webhook of the MutatingWebhookConfiguration --webhook-config, checks them every hour and renews them when a third
 of their validity is left, serving the new certificate without a restart. Replicas share the Secret. With
 --cert-dir, it serves DIR/tls.crt and DIR/tls.key (e.g. a cert-manager Certificate's Secret, with cert-manager's
-CA injector filling the caBundle) and reloads them when they change.
+CA injector filling the caBundle) and reloads them when they change. Either way Service preparation uses the API
+(Deployments list, Services list and patch); with --cert-dir and no kubeconfig at all, Services are left unchanged.
 
   --port N                 HTTPS port (default 8443)
   --host ADDR              bind address (default 0.0.0.0)
@@ -105,25 +108,29 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const logger = createLogger('webhook', io.env['TIDE_LOG_LEVEL'] ?? 'info');
   const { version } = JSON.parse(await readFile(fromRoot('package.json'), 'utf8')) as { version: string };
 
+  const { connectKube, connectionFromEnv, createKubeApi, describeConnectError, loadKubeConfig } = await import('../kubernetes/client.js');
+  const connection = connectionFromEnv(io.env, { kubeconfig: flags.kubeconfig === undefined ? undefined : resolve(io.cwd, flags.kubeconfig), context: flags.context });
   let certs: import('../kubernetes/webhook/main.js').CertSource;
+  let api: import('../kubernetes/client.js').KubeApi | undefined;
   if (flags.certDir !== undefined) {
     certs = { kind: 'files', dir: resolve(io.cwd, flags.certDir) };
-  } else {
-    const [{ connectKube, connectionFromEnv, describeConnectError }, { CertKeeper }, { serviceDnsNames }] = await Promise.all([
-      import('../kubernetes/client.js'),
-      import('../kubernetes/webhook/cert-keeper.js'),
-      import('../kubernetes/webhook/certs.js'),
-    ]);
-    let conn;
+    // The certificates need no API here; Services do. Connect lazily, and without a configuration serve anyway.
     try {
-      conn = await connectKube(connectionFromEnv(io.env, { kubeconfig: flags.kubeconfig === undefined ? undefined : resolve(io.cwd, flags.kubeconfig), context: flags.context }));
+      api = createKubeApi(loadKubeConfig(connection).kc);
+    } catch (err) {
+      logger.warn({ err: describeConnectError(err) }, 'no Kubernetes API: Services are admitted unchanged (not prepared for Tide)');
+    }
+  } else {
+    const [{ CertKeeper }, { serviceDnsNames }] = await Promise.all([import('../kubernetes/webhook/cert-keeper.js'), import('../kubernetes/webhook/certs.js')]);
+    try {
+      api = (await connectKube(connection)).api;
     } catch (err) {
       io.stderr.write(`tide webhook: ${describeConnectError(err)}\n`);
       return 1;
     }
     certs = {
       kind: 'keeper',
-      keeper: new CertKeeper({ api: conn.api, namespace: flags.systemNamespace, secretName: flags.secret, webhookConfigName: flags.webhookConfig, dnsNames: serviceDnsNames(flags.service, flags.systemNamespace) }),
+      keeper: new CertKeeper({ api, namespace: flags.systemNamespace, secretName: flags.secret, webhookConfigName: flags.webhookConfig, dnsNames: serviceDnsNames(flags.service, flags.systemNamespace) }),
     };
   }
 
@@ -136,6 +143,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     admission: { image: flags.image, version, systemNamespace: flags.systemNamespace },
     clock: systemClock,
     logger,
+    ...(api === undefined ? {} : { services: { api } }),
   });
   clearInterval(keepAlive);
   await new Promise<void>((done) => {

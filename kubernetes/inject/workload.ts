@@ -428,13 +428,32 @@ export function selects(selector: Record<string, string>, labels: Record<string,
 }
 
 /**
+ * True when `service` is the one in front of `deployment` (the rule `tide inject` and the webhook share): same
+ * namespace, and its selector matches the pod template labels, or, once prepared (no selector left), it names the
+ * Deployment in `tide.dev/deployment`. A prepared Service whose selector came back (the user's YAML re-applied)
+ * matches by that selector again.
+ */
+export function fronts(service: JsonObject, deployment: JsonObject): boolean {
+  if (namespaceOf(service) !== namespaceOf(deployment)) return false;
+  const selector = serviceSelector(service);
+  const prepared = preparedFor(service);
+  if (prepared !== undefined && Object.keys(selector).length === 0) return nameOf(deployment) === prepared;
+  return selects(selector, podLabels(deployment));
+}
+
+/** True when `prepareService` has nothing to do: prepared, and no selector came back since. */
+export function isPrepared(service: JsonObject): boolean {
+  return preparedFor(service) !== undefined && Object.keys(serviceSelector(service)).length === 0;
+}
+
+/**
  * Prepares a Service for Tide's switch (kube-contract): its selector moves into `tide.dev/original-selector`, each
  * port's targetPort is recorded and pointed at the queue-proxy (the backend writes its EndpointSlices), and it is
  * labelled managed and annotated with its Deployment.
  */
 export function prepareService(service: JsonObject, deploymentName: string): Outcome {
-  if (preparedFor(service) !== undefined) return { kind: 'skipped', reason: 'already prepared' };
-  const out = clone(service);
+  if (isPrepared(service)) return { kind: 'skipped', reason: 'already prepared' };
+  const out = preparedFor(service) === undefined ? clone(service) : reapplied(service);
   const spec = objectAt(out, 'spec');
   if (!spec) return { kind: 'error', message: `${describe(service)}: spec is missing` };
   const original: Record<string, Json> = {};
@@ -452,6 +471,28 @@ export function prepareService(service: JsonObject, deploymentName: string): Out
   annotations[KEYS.deployment] = deploymentName;
   delete spec['selector'];
   return { kind: 'changed', object: out, note: `prepared for Deployment ${deploymentName} (selector moved to ${KEYS.originalSelector})` };
+}
+
+/**
+ * A prepared Service whose selector is back (the user's unchanged YAML applied over it: `kubectl apply` sets the
+ * fields the YAML names and keeps Tide's annotations) as it was before preparation: the selector it now has, and the
+ * recorded targetPort for each port still pointing at the queue-proxy (one the YAML set anew is kept).
+ */
+function reapplied(service: JsonObject): JsonObject {
+  const restored = restoreService(service);
+  if (restored.kind !== 'changed') return clone(service);
+  const out = restored.object;
+  const spec = ensureObject(out, 'spec');
+  const current = objectAt(service, 'spec') ?? {};
+  spec['selector'] = clone(current['selector'] ?? {});
+  const currentPorts = arrayAt(current, 'ports');
+  arrayAt(spec, 'ports').forEach((p, i) => {
+    const now = currentPorts[i];
+    if (!isObject(p) || !isObject(now) || now['targetPort'] === QUEUE_PORTS.serving.containerPort) return;
+    if (now['targetPort'] === undefined) delete p['targetPort'];
+    else p['targetPort'] = now['targetPort'];
+  });
+  return out;
 }
 
 /** Undoes `prepareService` exactly. */

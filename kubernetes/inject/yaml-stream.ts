@@ -7,17 +7,14 @@
 import fastJsonPatch from 'fast-json-patch';
 import { LineCounter, Parser, isMap, isSeq, parseAllDocuments, type Document, type Node } from 'yaml';
 import {
+  fronts,
   injectDeployment,
   isDeployment,
   isService,
   nameOf,
   namespaceOf,
-  podLabels,
   prepareService,
-  preparedFor,
   restoreService,
-  selects,
-  serviceSelector,
   uninjectDeployment,
   type InjectOptions,
   type JsonObject,
@@ -90,13 +87,9 @@ export function transformYaml(text: string, mode: Mode, opts: InjectOptions, sou
   const servicesOf = new Map<string, Entry[]>();
   const owner = new Map<Entry, string>();
   for (const s of services) {
-    const ns = namespaceOf(s.object);
-    const prepared = preparedFor(s.object);
-    const match = deployments.find((d) =>
-      namespaceOf(d.object) === ns && (prepared !== undefined ? nameOf(d.object) === prepared : selects(serviceSelector(s.object), podLabels(d.object))),
-    );
+    const match = deployments.find((d) => fronts(s.object, d.object));
     if (!match) continue;
-    const key = `${ns}/${nameOf(match.object)}`;
+    const key = `${namespaceOf(s.object)}/${nameOf(match.object)}`;
     servicesOf.set(key, [...(servicesOf.get(key) ?? []), s]);
     owner.set(s, nameOf(match.object));
   }

@@ -1,6 +1,6 @@
 /**
  * `tide webhook` wired: certificates from the CertKeeper (own CA, Secret, caBundle) or from files that cert-manager
- * keeps, checked on a clock, and the HTTPS server that serves whatever is current.
+ * keeps, checked on a clock, the HTTPS server that serves whatever is current, and Service preparation (services.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import type { Clock, Cancel } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import type { AdmissionOptions } from './admission.js';
 import type { CertKeeper } from './cert-keeper.js';
+import { ServicePreparer, type ServiceApi } from './services.js';
 import { startWebhookServer, type WebhookServer } from './server.js';
 
 /** How often the certificates are checked (renewal itself happens when a third of their validity is left). */
@@ -29,10 +30,17 @@ export interface WebhookRunOptions {
   logger: Logger;
   maxBodyBytes?: number;
   checkIntervalMs?: number;
+  /**
+   * The API for preparing Services (Deployments list, Services list and patch); without it Services are admitted
+   * unchanged. `lookupTimeoutMs`, `retryDelayMs`, `maxAttempts`: see ServicePreparerOptions.
+   */
+  services?: { api: ServiceApi; lookupTimeoutMs?: number; retryDelayMs?: number; maxAttempts?: number };
 }
 
 export interface RunningWebhook {
   readonly server: WebhookServer;
+  /** Service preparation, when the webhook has an API (`idle()` waits for the background work). */
+  readonly services: ServicePreparer | undefined;
   /** Runs one certificate check now (what the interval timer does); resolves when any new certificate is served. */
   check(): Promise<void>;
   close(): Promise<void>;
@@ -63,7 +71,16 @@ export async function startWebhook(opts: WebhookRunOptions): Promise<RunningWebh
       await new Promise<void>((resolve) => opts.clock.setTimeout(resolve, START_RETRY_MS));
     }
   }
-  const server = await startWebhookServer({ host: opts.host, port: opts.port, tls, admission: opts.admission, logger: log, ...(opts.maxBodyBytes === undefined ? {} : { maxBodyBytes: opts.maxBodyBytes }) });
+  const services = opts.services === undefined ? undefined : new ServicePreparer({ ...opts.services, clock: opts.clock, logger: log });
+  const server = await startWebhookServer({
+    host: opts.host,
+    port: opts.port,
+    tls,
+    admission: opts.admission,
+    logger: log,
+    ...(services === undefined ? {} : { services }),
+    ...(opts.maxBodyBytes === undefined ? {} : { maxBodyBytes: opts.maxBodyBytes }),
+  });
   log.info({ port: server.port, certs: opts.certs.kind }, 'webhook listening');
 
   let served = tls;
@@ -91,11 +108,13 @@ export async function startWebhook(opts: WebhookRunOptions): Promise<RunningWebh
   }, opts.checkIntervalMs ?? CHECK_INTERVAL_MS);
   return {
     server,
+    services,
     check,
     async close() {
       cancel();
       await inFlight;
       await server.close();
+      await services?.close();
     },
   };
 }

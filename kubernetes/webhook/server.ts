@@ -1,13 +1,14 @@
 /**
  * The webhook's HTTPS server: `POST /mutate/namespace` and `/mutate/annotated` (one per MutatingWebhookConfiguration
- * entry) answer AdmissionReviews through admission.ts; `GET /healthz` for the kubelet. Bodies are bounded, every bad
+ * entry) answer AdmissionReviews through admission.ts (and services.ts for Services); `GET /healthz` for the kubelet. Bodies are bounded, every bad
  * request gets a plain 4xx, and a new certificate is served without a restart (`setSecureContext`).
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../common/logger.js';
-import { review, type AdmissionOptions, type Scope } from './admission.js';
+import { admit, type AdmissionOptions, type Scope } from './admission.js';
+import type { ServicePreparer } from './services.js';
 
 /** Larger than any AdmissionReview the API server sends (objects are capped at 1.5 MiB, and a review holds two). */
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -20,6 +21,8 @@ export interface WebhookServerOptions {
   admission: AdmissionOptions;
   logger: Logger;
   maxBodyBytes?: number;
+  /** Prepares Services through the API (services.ts); without it Services are admitted unchanged. */
+  services?: ServicePreparer;
 }
 
 export interface WebhookServer {
@@ -71,7 +74,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     } catch (err) {
       return send(res, 400, `invalid JSON: ${(err as Error).message}`);
     }
-    const answer = review(body, scope, opts.admission);
+    const answer = await admit(body, scope, opts.admission, opts.services);
     if (answer.status === 400) return send(res, 400, answer.message);
     const response = answer.body['response'] as { uid: string; patch?: string; warnings?: string[] };
     log.info({ uid: response.uid, scope, patched: response.patch !== undefined, warnings: response.warnings }, 'admission review');

@@ -60,10 +60,12 @@ describe('manifests/rbac.yaml', () => {
     );
   });
 
-  it('the webhook: its one Secret and its own webhook configuration', () => {
+  it('the webhook: its one Secret, its own webhook configuration, and the Services it prepares', () => {
     expect(grantsOf('tide-webhook')).toEqual(
       [
         'tide-system core/secrets create',
+        'cluster apps/deployments list',
+        'cluster core/services list', 'cluster core/services patch',
         'tide-system core/secrets[tide-webhook-certs] get', 'tide-system core/secrets[tide-webhook-certs] update',
         'cluster admissionregistration.k8s.io/mutatingwebhookconfigurations[tide-webhook] get',
         'cluster admissionregistration.k8s.io/mutatingwebhookconfigurations[tide-webhook] patch',
