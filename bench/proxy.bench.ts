@@ -38,9 +38,9 @@ export const TASKSET = onPath('taskset');
 export const pinned = (core: number, cmd: string, args: string[]): [string, string[]] => (TASKSET ? [TASKSET, ['-c', String(core), cmd, ...args]] : [cmd, args]);
 
 const children = new Set<ChildProcess>();
-export function start(core: number, cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+export function start(core: number, cmd: string, args: string[], env: Record<string, string> = {}, stdin: 'ignore' | 'pipe' = 'ignore'): ChildProcess {
   const [c, a] = pinned(core, cmd, args);
-  const child = spawn(c, a, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(c, a, { env: { ...process.env, ...env }, stdio: [stdin, 'pipe', 'pipe'] });
   children.add(child);
   child.on('exit', () => children.delete(child));
   return child;

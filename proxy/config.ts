@@ -80,6 +80,11 @@ export interface QueueProxyConfig {
   /** `TIDE_USER_HOST`: where the app listens. */
   userHost: string;
   // --- Tide: behaviour ---
+  /**
+   * `TIDE_WARM_UP_MS` (60; 0 = off, Tide): how long the serving path is warmed up against an in-process loopback sink
+   * (proxy/warm-up.ts) before the first ready answer. It runs while the app's readiness is probed.
+   */
+  warmUpMs: number;
   /** `TIDE_DRAIN_QUIET_SECONDS` (30, §a7): drain ends after this long without a new request. */
   drainQuietMs: number;
   /** `TIDE_WEBSOCKET_GRACE_SECONDS` (60, §a7): how long upgraded connections may outlive the drain. */
@@ -103,6 +108,7 @@ export const DEFAULTS = {
   responseStartTimeoutSeconds: 0,
   idleTimeoutSeconds: 0,
   drainQuietSeconds: 30,
+  warmUpMs: 60,
   websocketGraceSeconds: 60,
   maxBodyBytes: 0,
   headersTimeoutSeconds: 10,
@@ -159,6 +165,7 @@ export function parseQueueProxyConfig(env: Env): Readonly<QueueProxyConfig> {
     bindHost: r.string('TIDE_BIND_HOST', DEFAULTS.bindHost),
     userHost,
     drainQuietMs: seconds('TIDE_DRAIN_QUIET_SECONDS', DEFAULTS.drainQuietSeconds),
+    warmUpMs: r.int('TIDE_WARM_UP_MS', { fallback: DEFAULTS.warmUpMs, min: 0, max: 5_000 }),
     websocketGraceMs: seconds('TIDE_WEBSOCKET_GRACE_SECONDS', DEFAULTS.websocketGraceSeconds),
     maxBodyBytes: r.int('TIDE_MAX_BODY_BYTES', { fallback: DEFAULTS.maxBodyBytes, min: 0 }),
     headersTimeoutMs: seconds('TIDE_HEADERS_TIMEOUT_SECONDS', DEFAULTS.headersTimeoutSeconds),

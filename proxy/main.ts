@@ -7,7 +7,9 @@ import { createLogger, silentLogger, type Logger } from '../common/logger.js';
 import type { Env } from '../common/env.js';
 import { buildQueueProxy, type QueueProxy, type QueueProxyDeps } from './app.js';
 import { parseQueueProxyConfig, type QueueProxyConfig } from './config.js';
+import { ReadinessProber } from './http/readiness-prober.js';
 import { REPORT_PERIOD_MS } from './request-stats.js';
+import { DEFAULT_WARM_UP, warmUpServingPath } from './warm-up.js';
 
 export interface RunningQueueProxy {
   readonly qp: QueueProxy;
@@ -157,7 +159,22 @@ export async function startQueueProxy(config: Readonly<QueueProxyConfig>, opts: 
  */
 export async function runQueueProxy(env: Env, logger: Logger = createLogger('queue-proxy')): Promise<number> {
   const config = parseQueueProxyConfig(env);
-  const running = await startQueueProxy(config, { logger, deferStats: true });
+  // Issue 15 item 2: the serving path is warmed up (proxy/warm-up.ts) while the app's readiness is probed, and the first
+  // ready answer waits for it (at most TIDE_WARM_UP_MS), so the first real requests meet compiled code.
+  const warm =
+    config.warmUpMs > 0
+      ? warmUpServingPath(config, { ...DEFAULT_WARM_UP, maxMs: config.warmUpMs }).then((w) => logger.info({ requests: w.requests, ms: Math.round(w.ms) }, 'serving path warmed up'))
+      : Promise.resolve();
+  const prober = new ReadinessProber(config.readinessProbes);
+  const readiness = {
+    async isReady(): Promise<boolean> {
+      const ok = await prober.isReady();
+      if (ok) await warm;
+      return ok;
+    },
+    close: () => prober.close(),
+  };
+  const running = await startQueueProxy(config, { logger, deferStats: true, readiness });
   return new Promise<number>((resolve) => {
     // A stats port that cannot be served stops the process, as it did when it was started before the others.
     // Everything start-up loads is loaded now: write the compile cache (bin/tide.js) without waiting for the exit.
