@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { parseFlags, portFlag } from './flags.js';
 import { kubeFlags } from './autoscaler.js';
-import { UsageError, type CliIo } from './io.js';
+import { UsageError, untilStopSignal, type CliIo } from './io.js';
 
 const HELP = `usage: tide activator --config FILE [--autoscaler HOST:PORT] [--port 8012] [--metrics-port 9090] [--host 0.0.0.0]
        tide activator --backend kubernetes [--kubeconfig FILE] [--context NAME] [--namespace NS]
@@ -130,15 +130,7 @@ async function runKubernetes(flags: ActivatorFlags, io: CliIo): Promise<number> 
     metricsPort: flags.metricsPort,
     logger,
   });
-  await new Promise<void>((done) => {
-    const onSignal = (sig: string): void => {
-      logger.info({ signal: sig }, 'shutting down');
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      void running.shutdown().then(done);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  await untilStopSignal(logger);
+  await running.shutdown();
   return 0;
 }

@@ -1,7 +1,7 @@
 /** `tide autoscaler`: the KPA autoscaler with its stats receiver and live dashboard (autoscaler/README.md). */
 import { resolve } from 'node:path';
 import { parseFlags, portFlag } from './flags.js';
-import { UsageError, type CliIo } from './io.js';
+import { UsageError, untilStopSignal, type CliIo } from './io.js';
 
 const HELP = `usage: tide autoscaler [--backend local|kubernetes] [--stats-port 8080] [--http-port 9095] [--host ADDR] [--config FILE]
                        [--kubeconfig FILE] [--context NAME] [--namespace NS] [--system-namespace tide-system]
@@ -113,16 +113,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       `  metrics:      ${running.servers.dashboardUrl}metrics\n` +
       'Nothing to scale on its own: `tide up` runs the whole data plane with this autoscaler in it.\n',
   );
-  await new Promise<void>((done) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      logger.info({ signal }, 'shutting down');
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      done();
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
+  await untilStopSignal(logger);
   await running.close();
   logger.flush();
   return 0;
@@ -178,16 +169,7 @@ async function runKubernetes(flags: AutoscalerFlags, io: CliIo): Promise<number>
       `  dashboard:    ${running.servers.dashboardUrl}\n` +
       `  metrics:      ${running.servers.dashboardUrl}metrics\n`,
   );
-  await new Promise<void>((done) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      logger.info({ signal }, 'shutting down');
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      done();
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
+  await untilStopSignal(logger);
   await running.close();
   logger.flush();
   return 0;

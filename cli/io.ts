@@ -26,3 +26,20 @@ export async function readAll(stream: Readable): Promise<string> {
   for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
   return Buffer.concat(chunks).toString('utf8');
 }
+
+/**
+ * Resolves at the first SIGTERM or SIGINT, after logging it; the long-running commands (`tide autoscaler`, `tide
+ * activator`, `tide webhook`) wait on this and then close what they run.
+ */
+export function untilStopSignal(logger: { info(fields: object, message: string): void }): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      logger.info({ signal }, 'shutting down');
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve(signal);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { DEFAULT_IMAGE } from '../kubernetes/inject/constants.js';
 import { parseFlags, portFlag } from './flags.js';
 import { kubeFlags } from './autoscaler.js';
-import { UsageError, type CliIo } from './io.js';
+import { UsageError, untilStopSignal, type CliIo } from './io.js';
 
 const HELP = `usage: tide webhook [--port 8443] [--host 0.0.0.0] [--image IMAGE] [--system-namespace tide-system]
                     [--service tide-webhook] [--secret tide-webhook-certs] [--webhook-config tide-webhook]
@@ -146,15 +146,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     ...(api === undefined ? {} : { services: { api } }),
   });
   clearInterval(keepAlive);
-  await new Promise<void>((done) => {
-    const onSignal = (sig: string): void => {
-      logger.info({ signal: sig }, 'shutting down');
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      void running.close().then(done);
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  await untilStopSignal(logger);
+  await running.close();
   return 0;
 }
