@@ -2,37 +2,23 @@
  * E2E (issue 5): `tide up` as a real child process. SIGINT (Ctrl-C) stops everything: it exits 0, no replica process
  * (app or queue-proxy) survives, and nothing it opened still accepts connections.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isListening } from '../../local/process/ports.js';
-import { HELLO_APP, TIDE_BIN, alive, get, sleep, waitFor } from './support.js';
+import { HELLO_APP, TIDE_BIN, alive, cleanUpTideUp, get, sleep, waitFor, type TideUpLeftovers } from './support.js';
 
-let child: ChildProcess | undefined;
-let dir: string | undefined;
-const pidsSeen = new Set<number>();
-afterEach(() => {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
-  for (const pid of pidsSeen) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  pidsSeen.clear();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  child = undefined;
-  dir = undefined;
-});
+const leftovers: TideUpLeftovers = { pids: new Set() };
+afterEach(() => cleanUpTideUp(leftovers));
 
 describe('tide up: Ctrl-C', () => {
   it('SIGINT stops every replica process and closes every port; exit code 0', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tide-ctrlc-'));
+    const dir = mkdtempSync(join(tmpdir(), 'tide-ctrlc-'));
+    leftovers.dir = dir;
     const proc = spawn(process.execPath, [TIDE_BIN, 'up', '--port', '0', '--dashboard-port', '0'], { cwd: dir, env: { ...process.env, TIDE_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    child = proc;
+    leftovers.child = proc;
     let stdout = '';
     let stderr = '';
     proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -52,7 +38,7 @@ describe('tide up: Ctrl-C', () => {
     const started = [...stdout.matchAll(/starting \(app pid (\d+), queue-proxy pid (\d+) on 127\.0\.0\.1:(\d+);/g)];
     expect(started.length, stdout).toBeGreaterThan(0);
     const pids = started.flatMap((m) => [Number(m[1]), Number(m[2])]);
-    for (const p of pids) pidsSeen.add(p);
+    for (const p of pids) leftovers.pids.add(p);
     const ports = [front, dash, ...started.map((m) => Number(m[3]))];
     expect((await get(`http://127.0.0.1:${dash}`, '127.0.0.1', '/healthz')).status).toBe(200);
     for (const p of pids) expect(alive(p)).toBe(true);
@@ -68,21 +54,22 @@ describe('tide up: Ctrl-C', () => {
   }, 60_000);
 
   it('SIGINT while an initial replica is still starting stops it too (signals are handled before anything starts)', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tide-ctrlc-'));
+    const dir = mkdtempSync(join(tmpdir(), 'tide-ctrlc-'));
+    leftovers.dir = dir;
     writeFileSync(
       join(dir, 'tide.yaml'),
       `services:\n  - name: slow\n    command: node\n    args: [${JSON.stringify(HELLO_APP)}]\n    env: { STARTUP_MS: "5000" }\n` +
         `    annotations: { autoscaling.knative.dev/initial-scale: "1" }\n`,
     );
     const proc = spawn(process.execPath, [TIDE_BIN, 'up', '-f', 'tide.yaml', '--port', '0', '--dashboard-port', '0'], { cwd: dir, env: { ...process.env, TIDE_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    child = proc;
+    leftovers.child = proc;
     let stdout = '';
     proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
     await waitFor(() => /starting \(app pid \d+/.test(stdout), 15_000, 'the initial replica starting');
     const m = /starting \(app pid (\d+), queue-proxy pid (\d+)/.exec(stdout)!;
     const pids = [Number(m[1]), Number(m[2])];
-    for (const p of pids) pidsSeen.add(p);
+    for (const p of pids) leftovers.pids.add(p);
     expect(stdout).not.toContain('Ctrl-C stops everything'); // still settling: the banner comes once the replica is ready
     proc.kill('SIGINT');
     const code = await Promise.race([exited, sleep(20_000).then(() => 'hung' as const)]);

@@ -1,4 +1,5 @@
 /** End-to-end helpers: run `tide up` in-process (real activator, autoscaler, queue-proxy and app processes) and load it. */
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -160,4 +161,27 @@ export function alive(pid: number | undefined): boolean {
   } catch {
     return false;
   }
+}
+
+/** What a test that runs `tide up` as a child process leaves behind: the child, its folder, the replica process groups seen. */
+export interface TideUpLeftovers {
+  child?: ChildProcess | undefined;
+  dir?: string | undefined;
+  readonly pids: Set<number>;
+}
+
+/** For afterEach: kills the child if it still runs and every replica process group seen, and removes the folder. */
+export function cleanUpTideUp(left: TideUpLeftovers): void {
+  if (left.child && left.child.exitCode === null) left.child.kill('SIGKILL');
+  for (const pid of left.pids) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone, as it should be
+    }
+  }
+  left.pids.clear();
+  if (left.dir) rmSync(left.dir, { recursive: true, force: true });
+  left.child = undefined;
+  left.dir = undefined;
 }

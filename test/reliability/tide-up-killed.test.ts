@@ -3,13 +3,13 @@
  * process it started (app and queue-proxy, each in its own process group) exits within 2 s and frees its port.
  * Before the reaper (local/process/reaper.ts) they survived, since nothing in tide up runs after SIGKILL.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isListening } from '../../local/process/ports.js';
-import { HELLO_APP, TIDE_BIN, alive, get, sleep, waitFor } from '../e2e/support.js';
+import { HELLO_APP, TIDE_BIN, alive, cleanUpTideUp, get, sleep, waitFor, type TideUpLeftovers } from '../e2e/support.js';
 
 /**
  * True while `pid` runs. A process that has exited but whose status the new parent (init, after tide up died) has not
@@ -24,27 +24,13 @@ function running(pid: number): boolean {
   }
 }
 
-let child: ChildProcess | undefined;
-let dir: string | undefined;
-const pidsSeen = new Set<number>();
-afterEach(() => {
-  if (child && child.exitCode === null) child.kill('SIGKILL');
-  for (const pid of pidsSeen) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // gone, as it should be
-    }
-  }
-  pidsSeen.clear();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  child = undefined;
-  dir = undefined;
-});
+const leftovers: TideUpLeftovers = { pids: new Set() };
+afterEach(() => cleanUpTideUp(leftovers));
 
 describe('reliability 14: tide up killed', () => {
   it.each(['SIGKILL', 'SIGHUP'] as const)('%s to tide up: two replicas (4 processes) exit within 2 s and free their ports', async (signal) => {
-    dir = mkdtempSync(join(tmpdir(), 'tide-killed-'));
+    const dir = mkdtempSync(join(tmpdir(), 'tide-killed-'));
+    leftovers.dir = dir;
     writeFileSync(
       join(dir, 'tide.yaml'),
       `services:\n  - name: hello\n    command: node\n    args: [${JSON.stringify(HELLO_APP)}]\n` +
@@ -55,7 +41,7 @@ describe('reliability 14: tide up killed', () => {
       env: { ...process.env, TIDE_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child = proc;
+    leftovers.child = proc;
     let stdout = '';
     proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     proc.stderr.resume();
@@ -65,7 +51,7 @@ describe('reliability 14: tide up killed', () => {
     const started = [...stdout.matchAll(/starting \(app pid (\d+), queue-proxy pid (\d+) on 127\.0\.0\.1:(\d+);/g)];
     expect(started.length, stdout).toBe(2);
     const pids = started.flatMap((m) => [Number(m[1]), Number(m[2])]);
-    for (const p of pids) pidsSeen.add(p);
+    for (const p of pids) leftovers.pids.add(p);
     const ports = started.map((m) => Number(m[3]));
     for (const p of pids) expect(alive(p)).toBe(true);
 
