@@ -442,7 +442,10 @@ export class KubeAutoscalerBackend implements ScaleTarget, Routing {
     }
     const pods = this.#podTargets(namespace, dep!).filter((t) => t.ready);
     const activators = this.#activatorTargets();
-    const mode = effectiveMode(this.#desiredMode.get(rev.key) ?? 'proxy', pods.length, activators.length);
+    // Until this revision's loop has chosen a mode (a start, a new leader), the switch stays as it was written: a
+    // new leader does not flip serving Services to the activator and back. No switch yet: through the activator.
+    const desired = this.#desiredMode.get(rev.key) ?? this.switchMode(namespace, name) ?? 'proxy';
+    const mode = effectiveMode(desired, pods.length, activators.length);
     const targets = (mode === 'serve' ? pods : activators).map((t) => ({ ip: t.ip, name: t.name, port: servingPort(t) }));
     const want = buildSwitchSlices(svc, targets);
     const have = new Map(this.#ourSlices(namespace, name).map((s) => [s.metadata.name, s]));

@@ -4,9 +4,11 @@
  * `Watch` for watch streams. One narrow interface (`KubeApi`) so the informers, leader election and writers can be
  * tested against the fake API server or a plain object.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { RequestOptions } from 'node:https';
 import { HttpMethod, KubeConfig, RequestContext, Watch } from '@kubernetes/client-node';
-import { fetch } from 'undici';
+import { fetch, type Dispatcher } from 'undici';
 
 /** A Kubernetes `Status` failure (or a transport failure, status 0). */
 export class KubeApiError extends Error {
@@ -125,6 +127,50 @@ function statusError(status: number, body: unknown, what: string): KubeApiError 
   return new KubeApiError(status, reason, `${what}: ${status} ${reason ? reason + ': ' : ''}${message}`);
 }
 
+/** What a call needs from the kubeconfig: its headers (credentials) and the dispatcher that carries its TLS identity. */
+interface CallAuth {
+  headers: Record<string, string>;
+  dispatcher: Dispatcher | undefined;
+}
+
+/** A digest of what identifies the TLS side of a connection: the CA, the client certificate and key, verification. */
+function tlsIdentity(o: RequestOptions): string {
+  const h = createHash('sha256');
+  for (const v of [o.ca, o.cert, o.key, o.pfx, o.passphrase, o.rejectUnauthorized, o.servername]) h.update(`${JSON.stringify(v ?? null)}\n`);
+  return h.digest('hex');
+}
+
+/**
+ * client-node's `applySecurityAuthentication` builds a new undici Agent, so a new TLS handshake, for every call, and
+ * never closes the old ones. This keeps one dispatcher per TLS identity and reuses its connections; the credentials
+ * (a service-account token that rotates, an exec plugin's token) are still read for every call. A changed identity (a
+ * rotated client certificate) gets a new dispatcher; the old one is closed after two call deadlines.
+ */
+function reusingAuthentication(kc: KubeConfig, retireAfterMs: number): (url: string, method: HttpMethod) => Promise<CallAuth> {
+  let kept: { identity: string; made: Promise<CallAuth> } | undefined;
+  return async (url, method) => {
+    const opts: RequestOptions = {};
+    await kc.applyToHTTPSOptions(opts);
+    const identity = tlsIdentity(opts);
+    if (kept?.identity !== identity) {
+      // Set before any await, so calls made meanwhile share this dispatcher instead of each making one.
+      const ctx = new RequestContext(url, method);
+      const made = kc.applySecurityAuthentication(ctx).then(() => ({ headers: { ...(ctx.getHeaders() as Record<string, string>) }, dispatcher: ctx.getDispatcher() }));
+      const old = kept?.made;
+      kept = { identity, made };
+      // Calls that took the old dispatcher may still be starting: close it once they have had their deadline.
+      if (old) setTimeout(() => void old.then((a) => a.dispatcher?.close()).catch(() => undefined), retireAfterMs).unref();
+      return made;
+    }
+    const { dispatcher } = await kept.made;
+    // The headers applySecurityAuthentication would set: basic auth first, then the user's (a bearer token wins).
+    const headers: Record<string, string> = {};
+    if (typeof opts.auth === 'string') headers['Authorization'] = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
+    for (const [k, v] of Object.entries(opts.headers ?? {})) if (v !== undefined) headers[k] = String(v);
+    return { headers, dispatcher };
+  };
+}
+
 /** Builds a KubeApi over a loaded KubeConfig. */
 export function createKubeApi(kc: KubeConfig, opts: { requestTimeoutMs?: number } = {}): KubeApi {
   const cluster = kc.getCurrentCluster();
@@ -133,10 +179,10 @@ export function createKubeApi(kc: KubeConfig, opts: { requestTimeoutMs?: number 
   const timeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
   const watcher = new Watch(kc);
 
+  const authenticate = reusingAuthentication(kc, timeoutMs * 2);
+
   async function call<T>(method: HttpMethod, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
-    const ctx = new RequestContext(server + path, method);
-    await kc.applySecurityAuthentication(ctx);
-    const headers = ctx.getHeaders() as Record<string, string>;
+    const { headers, dispatcher } = await authenticate(server + path, method);
     headers['accept'] = 'application/json';
     if (body !== undefined) headers['content-type'] = contentType;
     const what = `${method} ${path}`;
@@ -146,7 +192,7 @@ export function createKubeApi(kc: KubeConfig, opts: { requestTimeoutMs?: number 
         method,
         headers,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        dispatcher: ctx.getDispatcher(),
+        dispatcher,
         signal: AbortSignal.timeout(timeoutMs),
       } as Parameters<typeof fetch>[1]);
     } catch (err) {

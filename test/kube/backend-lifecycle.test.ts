@@ -95,3 +95,25 @@ describe('kubernetes backend: unmanage', () => {
     expect(replicasOf(r, 'gone')).toBe(1);
   }, 60_000);
 });
+
+describe('kubernetes backend: a new leader', () => {
+  it('keeps a serving switch as written until its own decider chooses: no flip to the activator and back at a start', async () => {
+    rig = await startRig();
+    const r = rig;
+    r.fake.apply(managedDeployment('steady', { annotations: { 'autoscaling.knative.dev/min-scale': '1', 'autoscaling.knative.dev/target-burst-capacity': '0' } }));
+    r.fake.apply(preparedService('steady', 'steady'));
+    await eventually('serving from its pod', () => replicasOf(r, 'steady') === 1 && r.autoscalers[0]!.backend.switchMode('default', 'steady') === 'serve', 15_000);
+    const served = serviceEndpoints(r.fake, 'default', 'steady');
+    expect(served.length).toBe(1);
+
+    await r.autoscalers[0]!.close({ release: true });
+    const restartedAt = Date.now();
+    const next = await r.addAutoscaler('as-1');
+    await eventually('the new replica leads', () => next.elector.isLeader(), 10_000);
+    // Two decider ticks (2 s each) and the reconciles of its first listing.
+    await new Promise((x) => setTimeout(x, 4500));
+    expect(writesTo(r.fake, '/endpointslices').filter((w) => w.atMs >= restartedAt && w.path.includes('steady'))).toEqual([]);
+    expect(serviceEndpoints(r.fake, 'default', 'steady')).toEqual(served);
+    expect(next.backend.switchMode('default', 'steady')).toBe('serve');
+  }, 60_000);
+});

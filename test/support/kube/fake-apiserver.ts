@@ -116,6 +116,8 @@ export interface FakeApiServer {
   readonly faults: Faults;
   /** Every request, in order of completion. */
   readonly requests: RecordedRequest[];
+  /** How many TCP connections have been accepted so far (a client that reuses its connections keeps this low). */
+  readonly connections: number;
   get(apiVersion: string, kind: string, namespace: string | undefined, name: string): KubeObject | undefined;
   list(apiVersion: string, kind: string, namespace?: string): KubeObject[];
   /** Creates or replaces directly, without validation or subresource rules (bumps the RV, emits watch events). */
@@ -738,8 +740,10 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
   }
 
   const server: Server = createServer({ key: certs.keyPem, cert: certs.certPem }, (req, res) => void onRequest(req, res));
+  let connections = 0;
   server.on('connection', (s: Socket) => {
     if (down) return void s.destroy();
+    connections++;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -818,6 +822,9 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
     inClusterEnv: () => ({ KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(port) }),
     faults,
     requests,
+    get connections() {
+      return connections;
+    },
     get(apiVersion, kind, namespace, name) {
       const r = resourceOf(apiVersion, kind);
       const o = bucket(r).get(keyOf(r.namespaced ? namespace : undefined, name));
