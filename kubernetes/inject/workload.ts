@@ -101,7 +101,8 @@ export function injectDeployment(deployment: JsonObject, opts: InjectOptions, na
   if (!template || !podSpec) return { kind: 'error', message: `${what}: spec.template.spec is missing` };
   if (hasQueueProxy(podSpec)) {
     const marked = stringMap(objectAt(objectAt(deployment, 'metadata') ?? {}, 'annotations'))[KEYS.injected] !== undefined;
-    return { kind: 'skipped', reason: marked ? 'already injected' : `already has a container named ${QUEUE_PROXY_NAME}` };
+    if (!marked) return { kind: 'skipped', reason: `already has a container named ${QUEUE_PROXY_NAME}` };
+    return moveProbeAgain(deployment, what) ?? { kind: 'skipped', reason: 'already injected' };
   }
   const meta = objectAt(deployment, 'metadata') ?? {};
   const name = typeof meta['name'] === 'string' ? meta['name'] : '';
@@ -186,7 +187,7 @@ function injectPodSpec(podSpec: JsonObject, ctx: PodContext): { original: Origin
   // §a6: HTTP, TCP and gRPC readiness probes move to the queue-proxy, which runs them against the app; an exec probe
   // stays with the kubelet and the queue-proxy checks the app's port over TCP instead.
   const userProbe = objectAt(app, 'readinessProbe');
-  const moves = userProbe !== undefined && (isObject(userProbe['httpGet']) || isObject(userProbe['tcpSocket']) || isObject(userProbe['grpc']));
+  const moves = userProbe !== undefined && movesToQueueProxy(userProbe);
   let servingProbe: JsonObject = { tcpSocket: { port: userPort } };
   if (moves) {
     original.readinessProbe = userProbe;
@@ -268,6 +269,47 @@ function findAppPort(app: JsonObject, what: string): number {
   return port;
 }
 
+/** HTTP, TCP and gRPC readiness probes move to the queue-proxy (§a6); an exec probe stays with the kubelet. */
+function movesToQueueProxy(probe: JsonObject): boolean {
+  return isObject(probe['httpGet']) || isObject(probe['tcpSocket']) || isObject(probe['grpc']);
+}
+
+/**
+ * An injected Deployment whose app container has a movable readiness probe again: `kubectl apply` of the unchanged
+ * manifest puts back the probe that injection moved, and a user may change it. The probe moves to the queue-proxy
+ * again (SERVING_READINESS_PROBE and the kubelet's timings), and the kept original follows it, so uninject restores
+ * the probe as last applied. Undefined when there is nothing to move (or the Deployment was not injected by Tide).
+ */
+function moveProbeAgain(deployment: JsonObject, what: string): Outcome | undefined {
+  let original: OriginalPod;
+  try {
+    original = JSON.parse(stringMap(objectAt(objectAt(deployment, 'metadata') ?? {}, 'annotations'))[KEYS.originalPod] ?? '') as OriginalPod;
+  } catch {
+    return undefined;
+  }
+  const out = clone(deployment);
+  const podSpec = objectAt(objectAt(objectAt(out, 'spec') ?? {}, 'template') ?? {}, 'spec') ?? {};
+  const app = arrayAt(podSpec, 'containers').find((c) => isObject(c) && c['name'] === original.container);
+  const probe = isObject(app) ? objectAt(app, 'readinessProbe') : undefined;
+  if (!isObject(app) || !probe || !movesToQueueProxy(probe)) return undefined;
+  const queueProxy = [...arrayAt(podSpec, 'containers'), ...arrayAt(podSpec, 'initContainers')].find((c) => isObject(c) && c['name'] === QUEUE_PROXY_NAME);
+  const probeEnv = isObject(queueProxy) ? arrayAt(queueProxy, 'env').find((e) => isObject(e) && e['name'] === 'SERVING_READINESS_PROBE') : undefined;
+  if (!isObject(queueProxy) || !isObject(probeEnv)) return undefined;
+  let userPort: number;
+  try {
+    userPort = findAppPort(app, what);
+  } catch (err) {
+    if (err instanceof InjectError) return { kind: 'error', message: err.message };
+    throw err;
+  }
+  probeEnv['value'] = JSON.stringify(resolveProbePorts(probe, app, userPort));
+  queueProxy['readinessProbe'] = queueReadinessProbe(probe);
+  original.readinessProbe = probe;
+  delete app['readinessProbe'];
+  ensureObject(ensureObject(out, 'metadata'), 'annotations')[KEYS.originalPod] = JSON.stringify(original);
+  return { kind: 'changed', object: out, note: `already injected; the app's readiness probe, applied again, moved to the queue-proxy again (app container ${original.container})` };
+}
+
 /** The probe as the queue-proxy reads it (proxy/config.ts): named ports resolved against the app container's ports. */
 function resolveProbePorts(probe: JsonObject, app: JsonObject, userPort: number): JsonObject {
   const out = clone(probe);
@@ -293,6 +335,23 @@ interface QueueProxySpec {
   userProbe: JsonObject | undefined;
 }
 
+/**
+ * The kubelet asks the queue-proxy, which probes the app (§a6), with the user's timings. Without them: every second
+ * (pods join the Service fast), and up to 10 s per check to cover the queue-proxy's own polling of the app.
+ */
+function queueReadinessProbe(userProbe: JsonObject | undefined): JsonObject {
+  const probe: JsonObject = {
+    httpGet: { path: '/', port: QUEUE_PORTS.serving.containerPort, httpHeaders: [{ name: 'K-Network-Probe', value: 'queue' }] },
+    periodSeconds: 1,
+    timeoutSeconds: 10,
+  };
+  for (const key of ['initialDelaySeconds', 'periodSeconds', 'timeoutSeconds', 'successThreshold', 'failureThreshold']) {
+    const v = userProbe?.[key];
+    if (typeof v === 'number' && v > 0) probe[key] = v;
+  }
+  return probe;
+}
+
 /** The sidecar, as Knative's makeQueueContainer builds it (resources/queue.go), with Tide's defaults. */
 function queueProxyContainer(s: QueueProxySpec): JsonObject {
   const field = (fieldPath: string): JsonObject => ({ valueFrom: { fieldRef: { fieldPath } } });
@@ -311,24 +370,13 @@ function queueProxyContainer(s: QueueProxySpec): JsonObject {
     { name: 'REVISION_IDLE_TIMEOUT_SECONDS', value: String(s.idleTimeoutSeconds) },
     { name: 'SERVING_READINESS_PROBE', value: JSON.stringify(s.servingProbe) },
   ];
-  // The kubelet asks the queue-proxy, which probes the app (§a6), with the user's timings. Without them: every second
-  // (pods join the Service fast), and up to 10 s per check to cover the queue-proxy's own polling of the app.
-  const readinessProbe: JsonObject = {
-    httpGet: { path: '/', port: QUEUE_PORTS.serving.containerPort, httpHeaders: [{ name: 'K-Network-Probe', value: 'queue' }] },
-    periodSeconds: 1,
-    timeoutSeconds: 10,
-  };
-  for (const key of ['initialDelaySeconds', 'periodSeconds', 'timeoutSeconds', 'successThreshold', 'failureThreshold']) {
-    const v = s.userProbe?.[key];
-    if (typeof v === 'number' && v > 0) readinessProbe[key] = v;
-  }
   return {
     name: QUEUE_PROXY_NAME,
     image: s.image,
     args: ['queue-proxy'],
     ports: Object.values(QUEUE_PORTS).map((p) => ({ name: p.name, containerPort: p.containerPort })),
     env,
-    readinessProbe,
+    readinessProbe: queueReadinessProbe(s.userProbe),
     // Knative's default CPU request (queue-sidecar-cpu-request 25m). Memory on Node 24: ~72 MB at rest and 133–165 MB
     // peak under `npm run bench proxy`; the limit leaves room for the 354–358 MB peak of the hostile suite's rapid-reset
     // attack (test/reliability/hostile-rapid-reset.test.ts), so an attack is not also an OOM kill.

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { OTHER_TIDE_KEYS, resolveRevisionSpec } from '../../autoscaler/config/annotations.js';
 import { KEYS, WAIT_FOR_DRAIN_PATH, DEFAULT_IMAGE } from '../../kubernetes/inject/constants.js';
-import { injectDeployment, injectPod, type JsonObject } from '../../kubernetes/inject/workload.js';
+import { injectDeployment, injectPod, uninjectDeployment, type JsonObject } from '../../kubernetes/inject/workload.js';
 import { transformYaml } from '../../kubernetes/inject/yaml-stream.js';
 import { WAIT_FOR_DRAIN_PATH as PROXY_WAIT_FOR_DRAIN } from '../../proxy/app.js';
 import { runTide } from '../support/cli.js';
@@ -112,6 +112,68 @@ describe('inject details', () => {
       const annotations = (doc.toJS() as { metadata: { annotations?: Record<string, string> } }).metadata.annotations ?? {};
       expect(resolveRevisionSpec(annotations).problems).toEqual([]);
     }
+  });
+});
+
+describe('a readiness probe applied again to an injected Deployment (kubectl apply of the unchanged manifest)', () => {
+  type Container = { name: string; readinessProbe?: unknown; env?: { name: string; value?: string }[] };
+  const containersOf = (d: JsonObject): Container[] => {
+    const spec = (d['spec'] as { template: { spec: { containers: Container[]; initContainers?: Container[] } } }).template.spec;
+    return [...spec.containers, ...(spec.initContainers ?? [])];
+  };
+  const appOf = (d: JsonObject): Container => containersOf(d).find((c) => c.name === 'app')!;
+  const queueProxyOf = (d: JsonObject): Container => containersOf(d).find((c) => c.name === 'queue-proxy')!;
+  const servingProbe = (d: JsonObject): unknown => JSON.parse(queueProxyOf(d).env!.find((e) => e.name === 'SERVING_READINESS_PROBE')!.value!);
+  const withAppProbe = (d: JsonObject, probe: unknown): JsonObject => {
+    const out = structuredClone(d);
+    appOf(out).readinessProbe = probe;
+    return out;
+  };
+  const injected = (d: JsonObject): JsonObject => {
+    const r = injectDeployment(d, opts);
+    if (r.kind !== 'changed') throw new Error(`expected a change, got ${r.kind}`);
+    return r.object;
+  };
+
+  it.each([false, true])('moves it to the queue-proxy again (native sidecar: %s); uninject restores the probe as last applied', (native) => {
+    const first = { httpGet: { path: '/ready', port: 'http' }, periodSeconds: 3 };
+    const user = deployment([app([{ name: 'http', containerPort: 8080 }], { readinessProbe: first })], native ? { 'tide.dev/native-sidecar': 'true' } : undefined);
+    const once = injected(user);
+    expect(appOf(once).readinessProbe).toBeUndefined();
+
+    // kubectl apply puts the app's probe back (here changed, as a user may): the webhook or tide inject sees it again.
+    const second = { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 7, failureThreshold: 2 };
+    const reapplied = withAppProbe(once, second);
+    const r = injectDeployment(reapplied, opts);
+    expect(r.kind).toBe('changed');
+    const again = (r as { object: JsonObject }).object;
+    expect(appOf(again).readinessProbe).toBeUndefined();
+    expect(servingProbe(again)).toEqual({ httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 7, failureThreshold: 2 });
+    expect(queueProxyOf(again).readinessProbe).toMatchObject({ periodSeconds: 7, failureThreshold: 2, timeoutSeconds: 10 });
+    expect((r as { note: string }).note).toContain('moved to the queue-proxy again');
+
+    // Nothing else changed, and doing it once more changes nothing.
+    const others = (d: JsonObject): unknown => {
+      const c = structuredClone(d);
+      delete appOf(c).readinessProbe;
+      queueProxyOf(c).env = queueProxyOf(c).env!.filter((e) => e.name !== 'SERVING_READINESS_PROBE');
+      delete queueProxyOf(c).readinessProbe;
+      delete (c['metadata'] as { annotations: Record<string, string> }).annotations['tide.dev/original-pod'];
+      return c;
+    };
+    expect(others(again)).toEqual(others(once));
+    expect(injectDeployment(again, opts)).toEqual({ kind: 'skipped', reason: 'already injected' });
+
+    // Uninject gives back the manifest as last applied: the second probe on the app.
+    const back = uninjectDeployment(again);
+    expect(back.kind).toBe('changed');
+    expect((back as { object: JsonObject }).object).toEqual(withAppProbe(user, second));
+  });
+
+  it('an exec probe applied again stays with the kubelet; an injected Deployment without a probe is skipped', () => {
+    const once = injected(deployment([app([{ containerPort: 8080 }])]));
+    expect(injectDeployment(once, opts)).toEqual({ kind: 'skipped', reason: 'already injected' });
+    expect(injectDeployment(withAppProbe(once, { exec: { command: ['true'] } }), opts)).toEqual({ kind: 'skipped', reason: 'already injected' });
   });
 });
 

@@ -35,6 +35,20 @@ function respond(body: unknown, scope: Scope = 'namespace'): Response {
 const patchOf = (r: Response): fastJsonPatch.Operation[] => JSON.parse(Buffer.from(r.patch!, 'base64').toString('utf8')) as fastJsonPatch.Operation[];
 
 describe('webhook admission', () => {
+  it('an UPDATE that puts the app readiness probe back (kubectl apply of the unchanged manifest): the probe moves to the queue-proxy again', () => {
+    const once = (injectDeployment(deployment(), opts) as { object: JsonObject }).object;
+    const updated = structuredClone(once);
+    const appContainer = (updated['spec'] as { template: { spec: { containers: { name: string; readinessProbe?: unknown }[] } } }).template.spec.containers.find((c) => c.name === 'app')!;
+    appContainer.readinessProbe = { httpGet: { path: '/ready', port: 8080 } };
+    const r = respond(reviewOf(updated, { operation: 'UPDATE', oldObject: once }));
+    expect(r).toMatchObject({ allowed: true, patchType: 'JSONPatch' });
+    const patched = fastJsonPatch.applyPatch(structuredClone(updated), patchOf(r), true, false).newDocument;
+    const want = injectDeployment(updated, opts);
+    expect(want.kind === 'changed' && want.object).toEqual(patched);
+    const patchedApp = (patched['spec'] as { template: { spec: { containers: { name: string; readinessProbe?: unknown }[] } } }).template.spec.containers.find((c) => c.name === 'app')!;
+    expect(patchedApp.readinessProbe).toBeUndefined();
+  });
+
   it('a Deployment in a labelled namespace gets the same result as tide inject, as a JSON Patch', () => {
     const object = deployment();
     const r = respond(reviewOf(object));
