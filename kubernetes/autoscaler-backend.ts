@@ -289,7 +289,7 @@ export class KubeAutoscalerBackend implements ScaleTarget, Routing {
     const pending = r.pendingEvent;
     if (pending === undefined || !this.#o.isLeader()) return;
     r.pendingEvent = undefined;
-    void this.#event(r.deployment, 'Warning', 'InvalidAnnotation', pending);
+    void this.#event(r.deployment, 'Warning', 'InvalidAnnotation', pending, { unlessWritten: true });
   }
 
   #unmanage(d: Deployment, why: 'deleted' | 'unlabelled'): void {
@@ -519,10 +519,24 @@ export class KubeAutoscalerBackend implements ScaleTarget, Routing {
     })();
   }
 
-  async #event(d: Deployment, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  /**
+   * Writes an Event on `d`. `unlessWritten`: not when the Deployment already has one with this reason and message (a
+   * new leader reports every bad annotation it finds, and the old leader may have written them already); when that
+   * lookup fails the Event is written anyway.
+   */
+  async #event(d: Deployment, type: 'Normal' | 'Warning', reason: string, message: string, opts: { unlessWritten?: boolean } = {}): Promise<void> {
     const ns = d.metadata.namespace ?? 'default';
     const now = new Date(this.#o.clock.now()).toISOString().replace(/\.\d+Z$/, 'Z');
     const suffix = `${this.#o.clock.now().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`;
+    if (opts.unlessWritten) {
+      const fieldSelector = [`involvedObject.kind=Deployment`, `involvedObject.name=${d.metadata.name}`, `reason=${reason}`, ...(d.metadata.uid ? [`involvedObject.uid=${d.metadata.uid}`] : [])].join(',');
+      try {
+        const { items } = await this.#o.api.list<{ message?: string }>(paths.events(ns), { fieldSelector });
+        if (items.some((e) => e.message === message)) return;
+      } catch (err) {
+        this.#o.logger.debug({ err: err instanceof Error ? err.message : String(err), deployment: `${ns}/${d.metadata.name}` }, 'listing Events failed; writing the Event anyway');
+      }
+    }
     try {
       if (!this.#o.isLeader()) return;
       await this.#o.api.create(paths.events(ns), {

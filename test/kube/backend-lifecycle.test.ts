@@ -97,6 +97,27 @@ describe('kubernetes backend: unmanage', () => {
 });
 
 describe('kubernetes backend: a new leader', () => {
+  it('does not write a bad-annotation Event again when the old leader wrote it; a new bad value still gets one', async () => {
+    rig = await startRig();
+    const r = rig;
+    r.fake.apply(managedDeployment('bad', { annotations: { 'autoscaling.knative.dev/max-scale': 'plenty' } }));
+    r.fake.apply(preparedService('bad', 'bad'));
+    await eventually('the first leader’s Event', () => eventsFor(r, 'bad').length === 1);
+
+    await r.autoscalers[0]!.close({ release: true });
+    const next = await r.addAutoscaler('as-1');
+    await eventually('the new replica leads', () => next.elector.isLeader(), 10_000);
+    await eventually('the new leader has looked for the Event', () => r.fake.requests.some((q) => q.method === 'GET' && q.path.endsWith('/events') && q.user !== undefined && q.query.get('fieldSelector')?.includes('involvedObject.name=bad') === true));
+    await new Promise((x) => setTimeout(x, 300));
+    expect(eventsFor(r, 'bad')).toHaveLength(1);
+
+    const current = r.fake.get('apps/v1', 'Deployment', 'default', 'bad')!;
+    r.fake.apply(withAnnotations(current, { 'autoscaling.knative.dev/max-scale': 'lots' }));
+    await eventually('an Event for the new value', () => eventsFor(r, 'bad').length === 2);
+    expect(eventsFor(r, 'bad')[1]!.message).toBe('autoscaling.knative.dev/max-scale: invalid value: lots; the default applies');
+  }, 60_000);
+
+
   it('keeps a serving switch as written until its own decider chooses: no flip to the activator and back at a start', async () => {
     rig = await startRig();
     const r = rig;
