@@ -215,6 +215,7 @@ export class KubeAutoscalerBackend implements ScaleTarget, Routing {
     }
     try {
       await this.#o.api.patch(paths.deploymentScale(namespace, revision), { spec: { replicas } });
+      this.#o.logger.info({ namespace, revision, from: this.replicas(namespace, revision), to: replicas }, 'scaling');
       this.writes.scale++;
       this.#replicas.set(key, replicas);
     } catch (err) {

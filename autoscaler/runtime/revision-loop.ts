@@ -475,7 +475,8 @@ export class RevisionLoop {
   #setReplicas(replicas: number, from: number): void {
     const { scaleTarget, namespace, revision, logger } = this.#deps;
     this.#writing = replicas;
-    logger.info({ namespace, revision, from, to: replicas }, 'scaling');
+    // The backend logs the write at info (a follower autoscaler decides too, but writes nothing).
+    logger.debug({ namespace, revision, from, to: replicas }, 'replicas decided');
     let write: Promise<void>;
     try {
       write = scaleTarget.setReplicas(namespace, revision, replicas);
