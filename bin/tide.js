@@ -2,6 +2,8 @@
 // The tide executable. Sources are TypeScript; `npm ci` (prepare) or `npm run build` compiles them into dist/.
 import { existsSync, statSync } from 'node:fs';
 import module from 'node:module';
+// TIDE_START_TRACE=1: start-up marks (common/start-trace.ts); this one is when the executable began to run.
+if (process.env.TIDE_START_TRACE === '1') performance.mark('tide:bin');
 // V8's compiled code for every module loaded from here on is kept on disk and reused by the next start (Node ≥ 22.1):
 // most of the queue-proxy's start-up is compiling its dependencies (proxy/README.md, "Start-up"). The folder is
 // NODE_COMPILE_CACHE when set, else Node's default under the OS temp folder; one that cannot be written turns it off.

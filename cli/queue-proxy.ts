@@ -13,7 +13,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   if (argv.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(argv[0])}; configure with environment variables`);
+  const { startTrace } = await import('../common/start-trace.js');
   const { runQueueProxy } = await import('../proxy/main.js');
+  startTrace.mark('main loaded');
   const { createLogger } = await import('../common/logger.js');
+  startTrace.mark('logger loaded');
   return runQueueProxy(io.env, createLogger('queue-proxy', io.env['TIDE_LOG_LEVEL'] ?? 'info'));
 }

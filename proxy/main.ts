@@ -4,6 +4,7 @@ import { systemClock, type Cancel, type Clock } from '../common/clock.js';
 import { createListener, type Listener, type ListenerOptions } from '../common/http/server.js';
 import type { StartedGrpcServer } from '../common/http/stats-grpc.js';
 import { createLogger, silentLogger, type Logger } from '../common/logger.js';
+import { startTrace, writeStartTrace } from '../common/start-trace.js';
 import type { Env } from '../common/env.js';
 import { buildQueueProxy, type QueueProxy, type QueueProxyDeps } from './app.js';
 import { parseQueueProxyConfig, type QueueProxyConfig } from './config.js';
@@ -54,6 +55,7 @@ export async function startQueueProxy(config: Readonly<QueueProxyConfig>, opts: 
   const logger: Logger = opts.logger ?? silentLogger();
   const { listener: listenerOptions, deferStats: _deferStats, ...deps } = opts;
   const qp = buildQueueProxy({ ...deps, config, clock, logger });
+  startTrace.mark('built');
   const onError = (err: unknown, where: string): void => logger.warn({ err, where }, 'listener error');
   const onNotice = (message: string, details: Record<string, unknown>): void => logger.warn(details, message);
   const main: Listener = createListener({
@@ -80,6 +82,7 @@ export async function startQueueProxy(config: Readonly<QueueProxyConfig>, opts: 
       admin.listen(config.adminPort, host),
       metrics.listen(config.metricsPort, host),
     ]);
+    startTrace.mark('listening');
     stopTicker = clock.setInterval(() => qp.reportTick(), REPORT_PERIOD_MS);
     // §a6: probe the app aggressively from the start, so the first kubelet probe after the app listens passes.
     const firstReadiness = qp.readiness.isReady().then((ok) => {
@@ -159,6 +162,7 @@ export async function startQueueProxy(config: Readonly<QueueProxyConfig>, opts: 
  */
 export async function runQueueProxy(env: Env, logger: Logger = createLogger('queue-proxy')): Promise<number> {
   const config = parseQueueProxyConfig(env);
+  startTrace.mark('config parsed');
   // Issue 15 item 2: the serving path is warmed up (proxy/warm-up.ts) while the app's readiness is probed, and the first
   // ready answer waits for it (at most TIDE_WARM_UP_MS), so the first real requests meet compiled code.
   const warm =
@@ -169,12 +173,18 @@ export async function runQueueProxy(env: Env, logger: Logger = createLogger('que
   const readiness = {
     async isReady(): Promise<boolean> {
       const ok = await prober.isReady();
+      startTrace.mark('app probed');
       if (ok) await warm;
       return ok;
     },
     close: () => prober.close(),
   };
   const running = await startQueueProxy(config, { logger, deferStats: true, readiness });
+  // TIDE_START_TRACE=1 (common/start-trace.ts): the start-up marks, written once the first ready answer has gone out.
+  void running.qp.firstReadyAnswer.then(() => {
+    startTrace.mark('first ready answer');
+    writeStartTrace();
+  });
   return new Promise<number>((resolve) => {
     // A stats port that cannot be served stops the process, as it did when it was started before the others.
     // Everything start-up loads is loaded now: write the compile cache (bin/tide.js) without waiting for the exit.

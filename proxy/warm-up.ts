@@ -11,6 +11,7 @@ import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { systemClock } from '../common/clock.js';
 import { createListener } from '../common/http/server.js';
+import { startTrace } from '../common/start-trace.js';
 import { buildQueueProxy } from './app.js';
 import type { QueueProxyConfig } from './config.js';
 
@@ -48,6 +49,7 @@ export async function warmUpServingPath(config: Readonly<QueueProxyConfig>, opts
     });
     listener = createListener({ handler: twin.handler, onUpgrade: twin.onUpgrade, clock: systemClock, onError: () => undefined });
     const port = await listener.listen(0, '127.0.0.1');
+    startTrace.mark('warm-up twin listening');
     const deadline = started + opts.maxMs;
     const one = (): Promise<void> =>
       new Promise((resolve) => {
@@ -79,5 +81,6 @@ export async function warmUpServingPath(config: Readonly<QueueProxyConfig>, opts
     sink.closeAllConnections();
     await new Promise<void>((r) => sink.close(() => r()));
   }
+  startTrace.mark('warm-up done');
   return { requests: done, ms: performance.now() - started };
 }
