@@ -11,13 +11,17 @@ export interface StartTrace {
   report(): Record<string, number>;
 }
 
-/** A trace over `now` (ms since the process started); `enabled` false makes mark() a no-op. */
+const round = (ms: number): number => Math.round(ms * 10) / 10;
+
+/**
+ * A trace over `now` (ms since the process started); `enabled` false makes mark() a no-op. A name is recorded once,
+ * at its first mark: a mark on a path that repeats (each readiness probe) keeps the start-up time and grows nothing.
+ */
 export function createStartTrace(enabled: boolean, now: () => number = () => performance.now()): StartTrace {
-  const marks: [string, number][] = [];
-  const round = (ms: number): number => Math.round(ms * 10) / 10;
+  const marks = new Map<string, number>();
   return {
     mark(name) {
-      if (enabled) marks.push([name, round(now())]);
+      if (enabled && !marks.has(name)) marks.set(name, round(now()));
     },
     report() {
       return Object.fromEntries(marks);
@@ -34,6 +38,6 @@ export function writeStartTrace(write: (line: string) => void = (l) => process.s
   const t = performance.nodeTiming;
   const bin = performance.getEntriesByName('tide:bin')[0]?.startTime;
   const node = { v8Start: t.v8Start, environment: t.environment, bootstrapComplete: t.bootstrapComplete, ...(bin === undefined ? {} : { bin }) };
-  const rounded = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, Math.round(v * 10) / 10]));
+  const rounded = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, round(v)]));
   write(`${JSON.stringify({ startTrace: { ...rounded, ...startTrace.report() } })}\n`);
 }

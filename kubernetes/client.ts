@@ -133,10 +133,19 @@ interface CallAuth {
   dispatcher: Dispatcher | undefined;
 }
 
-/** A digest of what identifies the TLS side of a connection: the CA, the client certificate and key, verification. */
+/**
+ * A digest of what identifies the TLS side of a connection: the CA, the client certificate and key, verification.
+ * Certificates and keys are hashed as bytes (not serialised first): this runs for every API call.
+ */
 function tlsIdentity(o: RequestOptions): string {
   const h = createHash('sha256');
-  for (const v of [o.ca, o.cert, o.key, o.pfx, o.passphrase, o.rejectUnauthorized, o.servername]) h.update(`${JSON.stringify(v ?? null)}\n`);
+  const feed = (v: unknown): void => {
+    if (Array.isArray(v)) for (const item of v) feed(item);
+    else if (Buffer.isBuffer(v) || typeof v === 'string') h.update(`${typeof v}:`).update(v);
+    else h.update(`json:${JSON.stringify(v ?? null)}`);
+    h.update('\0');
+  };
+  for (const v of [o.ca, o.cert, o.key, o.pfx, o.passphrase, o.rejectUnauthorized, o.servername]) feed(v);
   return h.digest('hex');
 }
 

@@ -79,9 +79,27 @@ export function describe(obj: JsonObject, namespace?: string): string {
   return `${typeof obj['kind'] === 'string' ? obj['kind'] : 'object'} ${ns}/${name}`;
 }
 
+/** The queue-proxy container of a pod spec, as a container or a native sidecar. */
+function queueProxyOf(podSpec: JsonObject): JsonObject | undefined {
+  return [...arrayAt(podSpec, 'containers'), ...arrayAt(podSpec, 'initContainers')].find((c): c is JsonObject => isObject(c) && c['name'] === QUEUE_PROXY_NAME);
+}
+
 /** True when the pod spec already has the queue-proxy, as a container or a native sidecar. */
 export function hasQueueProxy(podSpec: JsonObject): boolean {
-  return [...arrayAt(podSpec, 'containers'), ...arrayAt(podSpec, 'initContainers')].some((c) => isObject(c) && c['name'] === QUEUE_PROXY_NAME);
+  return queueProxyOf(podSpec) !== undefined;
+}
+
+/** The `tide.dev/original-pod` record injection left: undefined when there is none, an Error when it cannot be read. */
+function originalPodOf(deployment: JsonObject): OriginalPod | undefined | Error {
+  const recorded = stringMap(objectAt(objectAt(deployment, 'metadata') ?? {}, 'annotations'))[KEYS.originalPod];
+  if (recorded === undefined) return undefined;
+  try {
+    const original = JSON.parse(recorded) as OriginalPod;
+    if (typeof original.container !== 'string') throw new Error('no container name');
+    return original;
+  } catch (err) {
+    return err as Error;
+  }
 }
 
 /** True for `apps/v1` Deployments, the one workload kind `tide inject` changes. */
@@ -281,20 +299,16 @@ function movesToQueueProxy(probe: JsonObject): boolean {
  * the probe as last applied. Undefined when there is nothing to move (or the Deployment was not injected by Tide).
  */
 function moveProbeAgain(deployment: JsonObject, what: string): Outcome | undefined {
-  let original: OriginalPod;
-  try {
-    original = JSON.parse(stringMap(objectAt(objectAt(deployment, 'metadata') ?? {}, 'annotations'))[KEYS.originalPod] ?? '') as OriginalPod;
-  } catch {
-    return undefined;
-  }
+  const original = originalPodOf(deployment);
+  if (original === undefined || original instanceof Error) return undefined;
   const out = clone(deployment);
   const podSpec = objectAt(objectAt(objectAt(out, 'spec') ?? {}, 'template') ?? {}, 'spec') ?? {};
-  const app = arrayAt(podSpec, 'containers').find((c) => isObject(c) && c['name'] === original.container);
-  const probe = isObject(app) ? objectAt(app, 'readinessProbe') : undefined;
-  if (!isObject(app) || !probe || !movesToQueueProxy(probe)) return undefined;
-  const queueProxy = [...arrayAt(podSpec, 'containers'), ...arrayAt(podSpec, 'initContainers')].find((c) => isObject(c) && c['name'] === QUEUE_PROXY_NAME);
-  const probeEnv = isObject(queueProxy) ? arrayAt(queueProxy, 'env').find((e) => isObject(e) && e['name'] === 'SERVING_READINESS_PROBE') : undefined;
-  if (!isObject(queueProxy) || !isObject(probeEnv)) return undefined;
+  const app = arrayAt(podSpec, 'containers').find((c): c is JsonObject => isObject(c) && c['name'] === original.container);
+  const probe = app && objectAt(app, 'readinessProbe');
+  if (!app || !probe || !movesToQueueProxy(probe)) return undefined;
+  const queueProxy = queueProxyOf(podSpec);
+  const probeEnv = queueProxy && arrayAt(queueProxy, 'env').find((e): e is JsonObject => isObject(e) && e['name'] === 'SERVING_READINESS_PROBE');
+  if (!queueProxy || !probeEnv) return undefined;
   let userPort: number;
   try {
     userPort = findAppPort(app, what);
@@ -397,18 +411,10 @@ function queueProxyContainer(s: QueueProxySpec): JsonObject {
  */
 export function uninjectDeployment(deployment: JsonObject): Outcome {
   const what = describe(deployment);
-  const meta = objectAt(deployment, 'metadata') ?? {};
-  const annotations = stringMap(objectAt(meta, 'annotations'));
   const podSpec = objectAt(objectAt(objectAt(deployment, 'spec') ?? {}, 'template') ?? {}, 'spec');
-  const recorded = annotations[KEYS.originalPod];
-  if (recorded === undefined || !podSpec) return { kind: 'skipped', reason: 'not injected by tide' };
-  let original: OriginalPod;
-  try {
-    original = JSON.parse(recorded) as OriginalPod;
-    if (typeof original.container !== 'string') throw new Error('no container name');
-  } catch (err) {
-    return { kind: 'error', message: `${what}: ${KEYS.originalPod}: cannot read it (${(err as Error).message}); restore the workload by hand` };
-  }
+  const original = originalPodOf(deployment);
+  if (original === undefined || !podSpec) return { kind: 'skipped', reason: 'not injected by tide' };
+  if (original instanceof Error) return { kind: 'error', message: `${what}: ${KEYS.originalPod}: cannot read it (${original.message}); restore the workload by hand` };
   const out = clone(deployment);
   const outSpec = objectAt(objectAt(objectAt(out, 'spec')!, 'template')!, 'spec')!;
   for (const key of ['containers', 'initContainers']) {

@@ -105,13 +105,10 @@ function decide(raw: unknown, scope: Scope, opts: AdmissionOptions): Decision {
 
   const wanted = injectionWanted(object, isDeployment);
   if (wanted === 'invalid') return allow(`tide: not ${isService ? 'prepared' : 'injected'}: annotation ${KEYS.inject} must be "true" or "false"`);
-  if (isService) {
-    // The same scope as workloads: this check needs no API call, and every Service write outside labelled
-    // namespaces comes through the annotated entry, so only annotated ones there pay for a lookup.
-    if (wanted === false || (scope === 'annotated' && wanted !== true)) return allow();
-    return { answer: respond(undefined, undefined), respond, followUp: { kind: 'service', object, namespace } };
-  }
-  if (wanted === false || (scope === 'annotated' && wanted !== true)) return allow();
+  // Services have the same scope as workloads: this check needs no API call, and every Service write outside labelled
+  // namespaces comes through the annotated entry, so only annotated ones there pay for a lookup.
+  if (!inScope(wanted, scope)) return allow();
+  if (isService) return { answer: respond(undefined, undefined), respond, followUp: { kind: 'service', object, namespace } };
   if (isPod && Array.isArray((object['metadata'] as JsonObject | undefined)?.['ownerReferences']) && ((object['metadata'] as JsonObject)['ownerReferences'] as unknown[]).length > 0) {
     // Pods of a Deployment get the sidecar from the Deployment's template; other controllers' pods are left alone.
     return allow();
@@ -132,6 +129,14 @@ function decide(raw: unknown, scope: Scope, opts: AdmissionOptions): Decision {
   const decided = (a: AdmissionAnswer): Decision => (followUp === undefined ? { answer: a } : { answer: a, followUp });
   if (outcome.kind === 'skipped') return decided(respond(undefined, undefined));
   return decided(respond(fastJsonPatch.compare(object, outcome.object), undefined));
+}
+
+/**
+ * Whether an object is Tide's to change: annotated `tide.dev/inject: "true"`, or unannotated in a labelled namespace
+ * (the `namespace` entry). `"false"` and a value that is neither opt out.
+ */
+export function inScope(wanted: boolean | undefined | 'invalid', scope: Scope): boolean {
+  return wanted === true || (wanted === undefined && scope === 'namespace');
 }
 
 /** The `tide.dev/inject` annotation (a Deployment's pod template's too): true, false, unset, or a value that is neither. */

@@ -16,7 +16,7 @@ import type { Cancel, Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/logger.js';
 import { KubeApiError, paths, type KubeApi } from '../client.js';
 import { KEYS } from '../inject/constants.js';
-import { injectionWanted, type Scope } from './admission.js';
+import { inScope, injectionWanted, type Scope } from './admission.js';
 import { fronts, isPrepared, nameOf, prepareService, serviceSelector, type JsonObject } from '../inject/workload.js';
 
 /** The calls Service preparation makes (RBAC: Deployments list, Services list and patch). */
@@ -177,7 +177,7 @@ export class ServicePreparer {
       if (isPrepared(service) || !fronts(service, deployment)) continue;
       const what = `Service ${namespace}/${nameOf(service)}`;
       const wanted = injectionWanted(service, false);
-      if (wanted !== true && (scope === 'annotated' || wanted !== undefined)) {
+      if (!inScope(wanted, scope)) {
         if (scope === 'annotated' && wanted === undefined) {
           this.#o.logger.info({ service: what, deployment: name }, `not prepared: outside labelled namespaces a Service needs the annotation ${KEYS.inject}: "true" too`);
         }

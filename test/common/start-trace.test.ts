@@ -12,6 +12,16 @@ describe('start-up trace (TIDE_START_TRACE)', () => {
     expect(Object.keys(trace.report())).toEqual(['entry', 'main loaded', 'first ready answer']);
   });
 
+  it('a name marked again (a mark on a repeating path) keeps its first time and reads the clock once', () => {
+    let reads = 0;
+    const trace = createStartTrace(true, () => (++reads) * 10);
+    trace.mark('app probed');
+    trace.mark('app probed');
+    trace.mark('app probed');
+    expect(trace.report()).toEqual({ 'app probed': 10 });
+    expect(reads).toBe(1);
+  });
+
   it('off, marks neither read the clock nor record anything', () => {
     let reads = 0;
     const trace = createStartTrace(false, () => ++reads);

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { callService, eventually, managedDeployment, preparedService, serviceEndpoints, startRig, writesTo, type Rig } from './backend-helpers.js';
+import type { RunningKubeAutoscaler } from '../../kubernetes/autoscaler-main.js';
 import type { KubeObject } from '../support/kube/fake-apiserver.js';
 
 let rig: Rig | undefined;
@@ -97,6 +98,14 @@ describe('kubernetes backend: unmanage', () => {
 });
 
 describe('kubernetes backend: a new leader', () => {
+  /** The first autoscaler stops and releases its Lease; a new replica starts and leads. */
+  async function handOver(r: Rig): Promise<RunningKubeAutoscaler> {
+    await r.autoscalers[0]!.close({ release: true });
+    const next = await r.addAutoscaler('as-1');
+    await eventually('the new replica leads', () => next.elector.isLeader(), 10_000);
+    return next;
+  }
+
   it('does not write a bad-annotation Event again when the old leader wrote it; a new bad value still gets one', async () => {
     rig = await startRig();
     const r = rig;
@@ -104,9 +113,7 @@ describe('kubernetes backend: a new leader', () => {
     r.fake.apply(preparedService('bad', 'bad'));
     await eventually('the first leader’s Event', () => eventsFor(r, 'bad').length === 1);
 
-    await r.autoscalers[0]!.close({ release: true });
-    const next = await r.addAutoscaler('as-1');
-    await eventually('the new replica leads', () => next.elector.isLeader(), 10_000);
+    await handOver(r);
     await eventually('the new leader has looked for the Event', () => r.fake.requests.some((q) => q.method === 'GET' && q.path.endsWith('/events') && q.user !== undefined && q.query.get('fieldSelector')?.includes('involvedObject.name=bad') === true));
     await new Promise((x) => setTimeout(x, 300));
     expect(eventsFor(r, 'bad')).toHaveLength(1);
@@ -117,7 +124,6 @@ describe('kubernetes backend: a new leader', () => {
     expect(eventsFor(r, 'bad')[1]!.message).toBe('autoscaling.knative.dev/max-scale: invalid value: lots; the default applies');
   }, 60_000);
 
-
   it('keeps a serving switch as written until its own decider chooses: no flip to the activator and back at a start', async () => {
     rig = await startRig();
     const r = rig;
@@ -127,10 +133,8 @@ describe('kubernetes backend: a new leader', () => {
     const served = serviceEndpoints(r.fake, 'default', 'steady');
     expect(served.length).toBe(1);
 
-    await r.autoscalers[0]!.close({ release: true });
     const restartedAt = Date.now();
-    const next = await r.addAutoscaler('as-1');
-    await eventually('the new replica leads', () => next.elector.isLeader(), 10_000);
+    const next = await handOver(r);
     // Two decider ticks (2 s each) and the reconciles of its first listing.
     await new Promise((x) => setTimeout(x, 4500));
     expect(writesTo(r.fake, '/endpointslices').filter((w) => w.atMs >= restartedAt && w.path.includes('steady'))).toEqual([]);
