@@ -3,9 +3,11 @@
  * already listening), against Node's own empty process (`node -e` up to its first output), over N interleaved execs.
  * Wall time and CPU time (all threads, /proc/<pid>/task/<tid>/schedstat) are both reported: on a shared machine the
  * CPU figure is the steadier one. Goal: median ≤ 2× the empty process, and ≤ 100 ms.
+ * BENCH_TIDE_BASELINE=/path/to/checkout/bin/tide.js adds that build's queue-proxy to the same interleaved rounds, for a
+ * before/after comparison in one run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fromRoot } from '../common/paths.js';
@@ -44,9 +46,9 @@ interface Sample {
   cpuMs: number;
 }
 
-async function queueProxyStart(appPort: number): Promise<Sample> {
+async function queueProxyStart(appPort: number, tideBin = fromRoot('bin', 'tide.js')): Promise<Sample> {
   const port = await freePort();
-  const [node, ...args] = queueProxyCommand(fromRoot('bin', 'tide.js'));
+  const [node, ...args] = queueProxyCommand(tideBin);
   const t0 = performance.now();
   const child: ChildProcess = spawn(node, args, {
     stdio: 'ignore',
@@ -97,11 +99,17 @@ export default async function bench(log: Log): Promise<void> {
   const appPort = (app.address() as AddressInfo).port;
   const qp: Sample[] = [];
   const empty: Sample[] = [];
+  const before: Sample[] = [];
+  const baseline = process.env['BENCH_TIDE_BASELINE'];
+  if (baseline !== undefined && !existsSync(baseline)) throw new Error(`BENCH_TIDE_BASELINE: ${baseline} does not exist (a built checkout's bin/tide.js)`);
   try {
-    await queueProxyStart(appPort); // the first start after a build fills the compile cache (bin/tide.js)
+    // The first start after a build fills the compile cache (bin/tide.js).
+    await queueProxyStart(appPort);
+    if (baseline !== undefined) await queueProxyStart(appPort, baseline);
     for (let i = 0; i < EXECS; i++) {
       empty.push(await emptyNode());
       qp.push(await queueProxyStart(appPort));
+      if (baseline !== undefined) before.push(await queueProxyStart(appPort, baseline));
     }
   } finally {
     await new Promise((r) => app.close(r));
@@ -110,6 +118,7 @@ export default async function bench(log: Log): Promise<void> {
   log(`queue-proxy exec → first 200 readiness answer (app already listening) vs node's empty process, median of ${EXECS} interleaved execs (BENCH_EXECS)`);
   log(`                 wall ms   CPU ms`);
   log(`queue-proxy     ${m(qp, 'wallMs').toFixed(1).padStart(8)} ${m(qp, 'cpuMs').toFixed(1).padStart(8)}`);
+  if (baseline !== undefined) log(`baseline        ${m(before, 'wallMs').toFixed(1).padStart(8)} ${m(before, 'cpuMs').toFixed(1).padStart(8)}   (${baseline})`);
   log(`node (empty)    ${m(empty, 'wallMs').toFixed(1).padStart(8)} ${m(empty, 'cpuMs').toFixed(1).padStart(8)}`);
   const wallRatio = m(qp, 'wallMs') / m(empty, 'wallMs');
   const cpuRatio = m(qp, 'cpuMs') / m(empty, 'cpuMs');

@@ -1,7 +1,14 @@
 #!/usr/bin/env node
 // The tide executable. Sources are TypeScript; `npm ci` (prepare) or `npm run build` compiles them into dist/.
-import { existsSync, statSync } from 'node:fs';
-import module from 'node:module';
+// Node older than the `engines` floor (22.19) gets a message, not a TypeError from the line below.
+if (typeof process.getBuiltinModule !== 'function') {
+  process.stderr.write(`tide: Node.js >= 22.19 is required (this is ${process.version}); Tide is developed on Node 24 LTS\n`);
+  process.exit(2);
+}
+// Built-ins through process.getBuiltinModule, not ES imports: an ES import of node:fs builds its ES facade, which reads
+// every export once (fs.promises among them); ~6 ms of each start (proxy/README.md, "Start-up").
+const { existsSync, statSync } = process.getBuiltinModule('node:fs');
+const module = process.getBuiltinModule('node:module');
 // TIDE_START_TRACE=1: start-up marks (common/start-trace.ts); this one is when the executable began to run.
 if (process.env.TIDE_START_TRACE === '1') performance.mark('tide:bin');
 // V8's compiled code for every module loaded from here on is kept on disk and reused by the next start (Node ≥ 22.1):

@@ -2,7 +2,8 @@
 import { flushCompileCache } from 'node:module';
 import { systemClock, type Cancel, type Clock } from '../common/clock.js';
 import { createListener, type Listener, type ListenerOptions } from '../common/http/server.js';
-import type { StartedGrpcServer } from '../common/http/stats-grpc.js';
+import { loadHttp2 } from '../common/http/h2-codes.js';
+import { serveQueueStats, type StartedQueueStatsServer } from '../common/http/queue-stats-server.js';
 import { createLogger, silentLogger, type Logger } from '../common/logger.js';
 import { startTrace, writeStartTrace } from '../common/start-trace.js';
 import type { Env } from '../common/env.js';
@@ -14,10 +15,8 @@ import { DEFAULT_WARM_UP, warmUpServingPath } from './warm-up.js';
 
 export interface RunningQueueProxy {
   readonly qp: QueueProxy;
-  /** `stats` is 0 while a deferred stats server has not started yet (see StartOptions.deferStats). */
+  /** The bound ports (a port of 0 in the config picks a free one). */
   readonly ports: { serving: number; admin: number; stats: number; metrics: number };
-  /** Resolves with the stats port once the gRPC server listens; rejects if it could not start. */
-  readonly statsListening: Promise<number>;
   /**
    * What SIGTERM does (§a7): health checks fail at once and HTTP/1 responses carry `Connection: close` (h2: GOAWAY);
    * user requests keep being served, each restarting the quiet timer; after the quiet period every server closes
@@ -32,28 +31,14 @@ export interface RunningQueueProxy {
 export type StartOptions = Omit<QueueProxyDeps, 'config'> & {
   /** Serving-port listener options over the ones config gives (tests shorten connection timeouts). */
   listener?: Partial<Omit<ListenerOptions, 'handler' | 'onUpgrade'>>;
-  /**
-   * Start the stats gRPC server (and load grpc-js) only once the first readiness check has finished, instead of before
-   * resolving: the serving port answers its first probe without waiting for ~100 ms of gRPC and protobuf imports.
-   * `ports.stats` is 0 until then; `statsListening` resolves with the port. `tide queue-proxy` sets it.
-   */
-  deferStats?: boolean;
 };
 
-/** With deferStats: how long after the app's readiness settled the stats server starts if no probe came. */
-export const STATS_START_FALLBACK_MS = 1000;
-
-/** Loads grpc-js and the stats proto, and serves the 1 s report (the only user of gRPC in the queue-proxy). */
-async function startStats(qp: QueueProxy, host: string, port: number): Promise<StartedGrpcServer> {
-  const { serveQueueStats } = await import('../common/http/stats-grpc.js');
-  return serveQueueStats(() => qp.latestStat(), { host, port });
-}
 
 /** Builds and listens. Ports of 0 in `config` pick free ports (see `ports`). */
 export async function startQueueProxy(config: Readonly<QueueProxyConfig>, opts: StartOptions = {}): Promise<RunningQueueProxy> {
   const clock: Clock = opts.clock ?? systemClock;
   const logger: Logger = opts.logger ?? silentLogger();
-  const { listener: listenerOptions, deferStats: _deferStats, ...deps } = opts;
+  const { listener: listenerOptions, ...deps } = opts;
   const qp = buildQueueProxy({ ...deps, config, clock, logger });
   startTrace.mark('built');
   const onError = (err: unknown, where: string): void => logger.warn({ err, where }, 'listener error');
@@ -73,10 +58,13 @@ export async function startQueueProxy(config: Readonly<QueueProxyConfig>, opts: 
   const admin = createListener({ handler: qp.adminHandler, clock, onError });
   const metrics = createListener({ handler: qp.metricsHandler, clock, onError });
   const listeners = [main, admin, metrics];
-  let stats: StartedGrpcServer | undefined;
+  const host = config.bindHost;
+  // The stats server listens with the others, before the first ready answer (common/http/queue-stats-server.ts).
+  const statsStarting = serveQueueStats(() => qp.latestStat(), { host, port: config.statsPort });
+  statsStarting.catch(() => undefined); // awaited below; a rejection before then is not unhandled
+  let stats: StartedQueueStatsServer | undefined;
   let stopTicker: Cancel | undefined;
   try {
-    const host = config.bindHost;
     const [serving, adminPort, metricsPort] = await Promise.all([
       main.listen(config.servingPort, host),
       admin.listen(config.adminPort, host),
@@ -85,41 +73,14 @@ export async function startQueueProxy(config: Readonly<QueueProxyConfig>, opts: 
     startTrace.mark('listening');
     stopTicker = clock.setInterval(() => qp.reportTick(), REPORT_PERIOD_MS);
     // §a6: probe the app aggressively from the start, so the first kubelet probe after the app listens passes.
-    const firstReadiness = qp.readiness.isReady().then((ok) => {
+    void qp.readiness.isReady().then((ok) => {
       logger.info({ ready: ok }, ok ? 'app is ready' : 'app not ready after the start-up probe');
     });
-    const ports = { serving, admin: adminPort, stats: 0, metrics: metricsPort };
-    let closed = false;
-    const listenStats = async (): Promise<number> => {
-      const started = await startStats(qp, host, config.statsPort);
-      if (closed) {
-        await started.close(0);
-        throw new Error('queue-proxy closed before its stats server started');
-      }
-      stats = started;
-      ports.stats = started.port;
-      return started.port;
-    };
-    let statsListening: Promise<number>;
-    if (opts.deferStats) {
-      // Once the main port has told a prober the pod is ready (the autoscaler scrapes only ready pods), or at the latest
-      // STATS_START_FALLBACK_MS after the app's own readiness settled when nobody probes us: the first probe answer never
-      // waits for ~100 ms of gRPC and protobuf imports.
-      const fallback = firstReadiness.then(() => new Promise<void>((r) => setTimeout(r, STATS_START_FALLBACK_MS).unref()));
-      statsListening = Promise.race([qp.firstReadyAnswer, fallback]).then(listenStats);
-      statsListening.then(
-        (port) => logger.info({ stats: port }, 'stats server listening'),
-        (err: unknown) => {
-          if (!closed) logger.error({ err }, 'stats server failed to start');
-        },
-      );
-    } else {
-      statsListening = Promise.resolve(await listenStats());
-    }
+    stats = await statsStarting;
+    const ports = { serving, admin: adminPort, stats: stats.port, metrics: metricsPort };
     logger.info({ ports, containerConcurrency: config.containerConcurrency, userPort: config.userPort }, 'queue-proxy listening');
 
     const release = async (): Promise<void> => {
-      closed = true;
       stopTicker?.();
       await Promise.all(listeners.map((l) => l.close()));
       await stats?.close(1000);
@@ -130,7 +91,6 @@ export async function startQueueProxy(config: Readonly<QueueProxyConfig>, opts: 
     return {
       qp,
       ports,
-      statsListening,
       terminate() {
         terminating ??= (async () => {
           logger.info({ quietMs: config.drainQuietMs }, 'draining');
@@ -151,9 +111,25 @@ export async function startQueueProxy(config: Readonly<QueueProxyConfig>, opts: 
     };
   } catch (err) {
     stopTicker?.();
-    await Promise.allSettled([...listeners.map((l) => l.close({ timeoutMs: 0 })), stats?.close(0), qp.close()]);
+    await Promise.allSettled([...listeners.map((l) => l.close({ timeoutMs: 0 })), statsStarting.then((s) => s.close(0)), qp.close()]);
     throw err;
   }
+}
+
+/**
+ * While the app is still starting this thread has nothing to do: load now what the first h2c connection or stats
+ * scrape (node:http2 with node:tls, ~25 ms) and the first Prometheus scrape (prom-client, ~30 ms) would otherwise load
+ * while requests are flowing, where each stalls every request in flight. An app that was up before the warm-up ended
+ * leaves them to their first use: the first ready answer never waits for them.
+ */
+async function prepareWhileAppStarts(running: RunningQueueProxy, appReady: () => boolean, logger: Logger): Promise<void> {
+  if (appReady()) return;
+  loadHttp2();
+  startTrace.mark('http2 loaded while the app starts');
+  if (appReady()) return;
+  await running.qp.metrics.prepare();
+  startTrace.mark('prom-client loaded while the app starts');
+  logger.info('node:http2 and prom-client loaded ahead while the app starts');
 }
 
 /**
@@ -170,31 +146,37 @@ export async function runQueueProxy(env: Env, logger: Logger = createLogger('que
       ? warmUpServingPath(config, { ...DEFAULT_WARM_UP, maxMs: config.warmUpMs }).then((w) => logger.info({ requests: w.requests, ms: Math.round(w.ms) }, 'serving path warmed up'))
       : Promise.resolve();
   const prober = new ReadinessProber(config.readinessProbes);
+  // Ready is said once the stats server listens too (startQueueProxy resolves then): the autoscaler scrapes ready pods.
+  let statsSettled: () => void = () => undefined;
+  const statsUp = new Promise<void>((r) => (statsSettled = r));
+  let appReady = false;
   const readiness = {
     async isReady(): Promise<boolean> {
       const ok = await prober.isReady();
+      appReady ||= ok;
       startTrace.mark('app probed');
-      if (ok) await warm;
+      if (ok) await Promise.all([warm, statsUp]);
       return ok;
     },
     close: () => prober.close(),
   };
-  const running = await startQueueProxy(config, { logger, deferStats: true, readiness });
+  let running: RunningQueueProxy;
+  try {
+    running = await startQueueProxy(config, { logger, readiness });
+  } finally {
+    statsSettled();
+  }
+  startTrace.mark('stats listening');
+  warm.then(() => prepareWhileAppStarts(running, () => appReady, logger)).catch((err: unknown) => logger.warn({ err }, 'loading ahead while the app starts failed'));
   // TIDE_START_TRACE=1 (common/start-trace.ts): the start-up marks, written once the first ready answer has gone out.
   void running.qp.firstReadyAnswer.then(() => {
     startTrace.mark('first ready answer');
     writeStartTrace();
   });
   return new Promise<number>((resolve) => {
-    // A stats port that cannot be served stops the process, as it did when it was started before the others.
-    // Everything start-up loads is loaded now: write the compile cache (bin/tide.js) without waiting for the exit.
-    running.statsListening.then(() => flushCompileCache?.(), () => undefined);
-    running.statsListening.catch(() =>
-      running.close().then(
-        () => resolve(1),
-        () => resolve(1),
-      ),
-    );
+    // Everything start-up loads is loaded once the first ready answer is out: write the compile cache (bin/tide.js)
+    // without waiting for the exit.
+    void running.qp.firstReadyAnswer.then(() => flushCompileCache?.());
     const onSignal = (signal: NodeJS.Signals): void => {
       logger.info({ signal }, 'signal received');
       running.terminate().then(

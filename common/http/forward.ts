@@ -7,12 +7,13 @@
  * which send them on to the app as HTTP/1.1).
  */
 import type * as http from 'node:http';
-import * as http2 from 'node:http2';
+import type * as http2 from 'node:http2';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 import { systemClock, type Cancel, type Clock } from '../clock.js';
 import { checkOptions, option, type OptionCheck } from '../options.js';
 import { RETRY_OPTIONS, RetryBudget, backoffMs, isRetryable, resolveRetryConfig, type RetryConfig } from '../retry-policy.js';
+import { H2_CANCEL, H2_FLAG_END_STREAM, H2_INTERNAL_ERROR } from './h2-codes.js';
 import { H2cPool, streamNeverProcessed, type SessionSlot } from './h2c-pool.js';
 import { downstreamHeadersFromRaw, downstreamResponseHeaders, upstreamRequestHeaders } from './proxy-headers.js';
 import { type ErrorCode, UnforwardableError, UpstreamAbortedError, UpstreamFailedError, UpstreamResetError, UpstreamTimeoutError } from '../errors.js';
@@ -510,7 +511,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     stream.on('response', (headers, flags) => {
       const status = Number(headers[':status']);
       if (status < 200) return;
-      if ((flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0) {
+      if ((flags & H2_FLAG_END_STREAM) !== 0) {
         // Trailers-only response (gRPC errors): grpc-status must arrive in a HEADERS frame that ends the stream.
         this.#trailersOnly(status, headers);
         return;
@@ -717,14 +718,14 @@ class Exchange implements Dispatcher.DispatchHandler {
   #abortUpstream(): void {
     this.#abortH1();
     const st = this.#h2stream;
-    if (st && !st.closed) st.close(http2.constants.NGHTTP2_CANCEL);
+    if (st && !st.closed) st.close(H2_CANCEL);
   }
 
   /** Ends a started response abnormally (HTTP/1: socket closed; h2: stream reset). */
   #cut(): void {
     const res = this.#res as http.ServerResponse & { stream?: http2.ServerHttp2Stream };
     if (res.stream) {
-      if (!res.stream.closed) res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      if (!res.stream.closed) res.stream.close(H2_INTERNAL_ERROR);
     } else {
       res.destroy();
     }

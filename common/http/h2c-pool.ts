@@ -4,7 +4,8 @@
  * SETTINGS_MAX_CONCURRENT_STREAMS), else on a new session, so a burst of 1,000 requests takes 10 connections.
  * Sessions idle for `keepAliveMs` are closed; a session that errors, closes or receives GOAWAY is forgotten.
  */
-import * as http2 from 'node:http2';
+import type * as http2 from 'node:http2';
+import { H2_REFUSED_STREAM, loadHttp2 } from './h2-codes.js';
 import { checkOptions, option } from '../options.js';
 
 /** An h2c session to one upstream and the streams open on it. */
@@ -21,7 +22,7 @@ export interface SessionSlot {
 
 /** Whether an h2c stream that failed certainly never reached the upstream's application. */
 export function streamNeverProcessed(stream: http2.ClientHttp2Stream, slot: SessionSlot | undefined): boolean {
-  if (stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) return true;
+  if (stream.rstCode === H2_REFUSED_STREAM) return true;
   // No id: it never left this process. Above the GOAWAY's last stream id: the peer says it did not touch it.
   if (stream.id === undefined) return true;
   return slot?.goawayLastStreamId !== undefined && stream.id > slot.goawayLastStreamId;
@@ -88,7 +89,7 @@ export class H2cPool {
       slots = [];
       this.#sessions.set(upstream, slots);
     }
-    const created = http2.connect(`http://${upstream}`, { maxSessionMemory: 10 });
+    const created = loadHttp2().connect(`http://${upstream}`, { maxSessionMemory: 10 });
     const slot: SessionSlot = { session: created, active: 0, connected: false, goawayLastStreamId: undefined, peerMaxStreams: Infinity };
     slots.push(slot);
     created.once('connect', () => (slot.connected = true));

@@ -3,12 +3,13 @@
  * malformed, ambiguous or oversized requests never reach the handler, with drain for graceful shutdown.
  */
 import * as http from 'node:http';
-import * as http2 from 'node:http2';
+import type * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { systemClock, type Clock } from '../clock.js';
 import { BodyTooLargeError } from '../errors.js';
 import { checkOptions, option, type OptionCheck } from '../options.js';
 import { ConnectionGuard, type SessionState } from './connection-guard.js';
+import { H2_INTERNAL_ERROR, H2_NO_ERROR, loadHttp2 } from './h2-codes.js';
 import { H } from './headers.js';
 import { BODY_BYTES, respondRaw, respondText, type Handler, type ProxyRequest, type ProxyResponse, type UpgradeHandler } from './types.js';
 
@@ -257,6 +258,9 @@ function refuse(req: ProxyRequest, res: ProxyResponse, status: number): void {
 const kRes = Symbol('tide.res');
 /** Field set on h2 responses: the bookkeeping of the session they belong to (idle timeout). */
 const kSession = Symbol('tide.session');
+
+/** An h2 response with its session's bookkeeping (the class is built with the h2c server). */
+type TrackedResponse = ProxyResponse & { [kSession]?: SessionState | undefined };
 const kLimit = Symbol('tide.bodyLimit');
 
 interface LimitedRequest {
@@ -317,23 +321,6 @@ export function createListener(options: ListenerOptions): Listener {
     }
   }
 
-  class LimitedHttp2Request extends http2.Http2ServerRequest implements LimitedRequest {
-    [kRes]: ProxyResponse | undefined = undefined;
-    [kLimit] = bodyLimit;
-    [BODY_BYTES] = 0;
-    override push(chunk: unknown, encoding?: BufferEncoding): boolean {
-      if (!admitChunk(this, chunk)) return false;
-      return super.push(chunk, encoding);
-    }
-    override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
-      if (isOverBodyLimit(this)) {
-        cb(err);
-        return;
-      }
-      (super._destroy)(err, cb);
-    }
-  }
-
   /**
    * Responses whose headers are written after startDrain() carry `Connection: close`, whenever their request arrived.
    * Checked here rather than by keeping a set of pending responses: a long-lived collection holding every response
@@ -361,29 +348,6 @@ export function createListener(options: ListenerOptions): Listener {
   // One more than the limit, so that an over-long list is seen (node silently truncates at maxHeadersCount).
   h1.maxHeadersCount = limits.maxHeaderCount + 1;
 
-  /** An h2 response that knows its session's bookkeeping (a declared field: no shape change per request). */
-  class TrackedHttp2Response extends http2.Http2ServerResponse<LimitedHttp2Request> {
-    [kSession]: SessionState | undefined = undefined;
-  }
-
-  const h2 = http2.createServer({
-    Http2ServerRequest: LimitedHttp2Request,
-    Http2ServerResponse: TrackedHttp2Response,
-    maxHeaderListPairs: limits.maxHeaderCount + 4, // + pseudo-headers
-    maxSessionMemory: 10,
-    // Rapid reset (CVE-2023-44487): nghttp2 counts the client's RST_STREAM frames in a token bucket and ends the
-    // session with GOAWAY when it is empty. Node's default (1000, 33/s) lets each reconnecting attacker connection
-    // cost a thousand dispatched streams; ours is set on the numbers in README (Listener → HTTP/2 rapid reset).
-    streamResetBurst: limits.http2ResetBurst,
-    streamResetRate: limits.http2ResetRate,
-    settings: {
-      maxConcurrentStreams: limits.http2MaxConcurrentStreams,
-      // Node enforces this on what it receives: a header list over it (name + value octets) resets the stream with
-      // ENHANCE_YOUR_CALM before any handler sees it. The same number as HTTP/1.1's 431 limit (measured, Node 24).
-      maxHeaderListSize: limits.maxHeaderBytes,
-    },
-  });
-
   let draining = false;
   let closing = false;
   let inFlight = 0;
@@ -406,7 +370,7 @@ export function createListener(options: ListenerOptions): Listener {
 
   function onResClose(this: ProxyResponse): void {
     inFlight--;
-    const s = (this as TrackedHttp2Response)[kSession];
+    const s = (this as TrackedResponse)[kSession];
     if (s !== undefined) {
       s.open--;
       s.lastActiveMs = clock.now();
@@ -420,7 +384,7 @@ export function createListener(options: ListenerOptions): Listener {
       const stream = (req as http2.Http2ServerRequest).stream;
       // Reset by the client before we got to it (HEADERS and RST_STREAM in one read: rapid reset): nothing to serve,
       // and nothing may reach the upstream.
-      if (stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR || stream.closed || stream.destroyed) return;
+      if (stream.rstCode !== H2_NO_ERROR || stream.closed || stream.destroyed) return;
     }
     const status = isH2
       ? validateHttp2(req as http2.Http2ServerRequest, limits)
@@ -441,7 +405,7 @@ export function createListener(options: ListenerOptions): Listener {
       const state = session === undefined ? undefined : sessionStates.get(session);
       if (state !== undefined) {
         state.open++;
-        (res as TrackedHttp2Response)[kSession] = state;
+        (res as TrackedResponse)[kSession] = state;
       }
       // Serve this stream, then GOAWAY: the h2 equivalent of Connection: close.
       if (draining) session?.close();
@@ -461,26 +425,11 @@ export function createListener(options: ListenerOptions): Listener {
     onError(err, 'handler');
     if (!respondText(res, 500, 'internal error') && !res.writableEnded) {
       if (res instanceof http.ServerResponse) res.destroy();
-      else res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      else res.stream.close(H2_INTERNAL_ERROR);
     }
   }
 
   h1.on('request', onRequest);
-  h2.on('request', onRequest);
-  const sessionStates = new WeakMap<http2.Http2Session, SessionState>();
-  h2.on('session', (session: http2.ServerHttp2Session) => {
-    sessions.add(session);
-    const state = guard.addSession(session, handingOverAcceptedMs || clock.now());
-    sessionStates.set(session, state);
-    session.once('remoteSettings', () => (state.settled = true));
-    session.on('error', (err) => onError(err, 'http2-session'));
-    session.once('close', () => {
-      sessions.delete(session);
-      guard.removeSession(session);
-    });
-  });
-  h2.on('sessionError', (err) => onError(err, 'http2-session'));
-
   h1.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     socket.on('error', noop);
     const status = validateHttp1(req, limits) || (onUpgrade ? 0 : 501);
@@ -506,10 +455,77 @@ export function createListener(options: ListenerOptions): Listener {
     socket.destroySoon();
   });
 
-  // h2 CONNECT: node's compatibility layer would answer 405; 501 as for HTTP/1.1, the method is not supported at all.
-  h2.on('connect', (_req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
-    respondText(res, 501, STATUS_TEXT[501] ?? '');
-  });
+  /**
+   * The h2c server, built at the first h2c connection: loading node:http2 (and node:tls and node:crypto with it) costs
+   * ~25 ms, which neither the queue-proxy's start (issue 15 item 1) nor an HTTP/1-only workload pays.
+   */
+  let h2: net.Server | undefined;
+  const sessionStates = new WeakMap<http2.Http2Session, SessionState>();
+  function http2Server(): net.Server {
+    if (h2 !== undefined) return h2;
+    const http2Module = loadHttp2();
+    class LimitedHttp2Request extends http2Module.Http2ServerRequest implements LimitedRequest {
+      [kRes]: ProxyResponse | undefined = undefined;
+      [kLimit] = bodyLimit;
+      [BODY_BYTES] = 0;
+      override push(chunk: unknown, encoding?: BufferEncoding): boolean {
+        if (!admitChunk(this, chunk)) return false;
+        return super.push(chunk, encoding);
+      }
+      override _destroy(err: Error | null, cb: (e?: Error | null) => void): void {
+        if (isOverBodyLimit(this)) {
+          cb(err);
+          return;
+        }
+        (super._destroy)(err, cb);
+      }
+    }
+
+    /** An h2 response that knows its session's bookkeeping (a declared field: no shape change per request). */
+    class TrackedHttp2Response extends http2Module.Http2ServerResponse<LimitedHttp2Request> {
+      [kSession]: SessionState | undefined = undefined;
+    }
+
+    const server = http2Module.createServer({
+      Http2ServerRequest: LimitedHttp2Request,
+      Http2ServerResponse: TrackedHttp2Response,
+      maxHeaderListPairs: limits.maxHeaderCount + 4, // + pseudo-headers
+      maxSessionMemory: 10,
+      // Rapid reset (CVE-2023-44487): nghttp2 counts the client's RST_STREAM frames in a token bucket and ends the
+      // session with GOAWAY when it is empty. Node's default (1000, 33/s) lets each reconnecting attacker connection
+      // cost a thousand dispatched streams; ours is set on the numbers in README (Listener → HTTP/2 rapid reset).
+      streamResetBurst: limits.http2ResetBurst,
+      streamResetRate: limits.http2ResetRate,
+      settings: {
+        maxConcurrentStreams: limits.http2MaxConcurrentStreams,
+        // Node enforces this on what it receives: a header list over it (name + value octets) resets the stream with
+        // ENHANCE_YOUR_CALM before any handler sees it. The same number as HTTP/1.1's 431 limit (measured, Node 24).
+        maxHeaderListSize: limits.maxHeaderBytes,
+      },
+    });
+
+    server.on('request', onRequest);
+    server.on('session', (session: http2.ServerHttp2Session) => {
+      sessions.add(session);
+      const state = guard.addSession(session, handingOverAcceptedMs || clock.now());
+      sessionStates.set(session, state);
+      session.once('remoteSettings', () => (state.settled = true));
+      session.on('error', (err) => onError(err, 'http2-session'));
+      session.once('close', () => {
+        sessions.delete(session);
+        guard.removeSession(session);
+      });
+    });
+    server.on('sessionError', (err) => onError(err, 'http2-session'));
+
+    // h2 CONNECT: node's compatibility layer would answer 405; 501 as for HTTP/1.1, the method is not supported at all.
+    server.on('connect', (_req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+      respondText(res, 501, STATUS_TEXT[501] ?? '');
+    });
+
+    h2 = server;
+    return server;
+  }
 
   // Node arms the header/request timeout checks on 'listening'; these servers never listen themselves.
   h1.emit('listening');
@@ -545,7 +561,7 @@ export function createListener(options: ListenerOptions): Listener {
       if (isPrefix) {
         // Until its first SETTINGS arrives the session is still held to the same deadline (ConnectionGuard).
         handingOverAcceptedMs = acceptedMs;
-        h2.emit('connection', socket);
+        http2Server().emit('connection', socket);
         handingOverAcceptedMs = 0;
       } else {
         h1.emit('connection', socket);

@@ -106,15 +106,6 @@ async function bind(server: grpc.Server, host: string, port: number): Promise<St
   };
 }
 
-/** Serves QueueStats.Scrape (queue-proxy, port 9090): answers with whatever `latest()` returns. */
-export function serveQueueStats(latest: () => Stat, opts: { host?: string; port: number }): Promise<StartedGrpcServer> {
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 1024 });
-  server.addService(statsPackage().QueueStats.service, {
-    Scrape: (_call: grpc.ServerUnaryCall<unknown, WireStat>, cb: grpc.sendUnaryData<WireStat>) => cb(null, statToWire(latest())),
-  });
-  return bind(server, opts.host ?? '0.0.0.0', opts.port);
-}
-
 /** Serves AutoscalerStats.Report: `onReport` receives each batch as the autoscaler receives it. */
 export function serveAutoscalerStats(
   onReport: (stats: RevisionStat[]) => void,

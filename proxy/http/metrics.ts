@@ -138,7 +138,7 @@ export class QueueProxyMetrics {
     }
   }
 
-  #build(prom: PromClient): Prom.Registry {
+  #build(prom: Pick<PromClient, 'Registry' | 'Gauge' | 'Counter'>): Prom.Registry {
     const r = new prom.Registry();
     const base = this.#base;
     const sources = this.#sources;
@@ -209,10 +209,18 @@ export class QueueProxyMetrics {
     this.#circuitState = CIRCUIT_STATE_VALUE[s];
   }
 
+  /** Loads prom-client and builds the Registry now instead of at the first scrape. */
+  async prepare(): Promise<void> {
+    // prom-client is CommonJS: `default` is its module.exports both under Node's own loader and in the bundle, where
+    // the chunk esbuild splits it into exports nothing else (its named exports were undefined there: /metrics was 500).
+    this.#registry ??= import('prom-client').then((prom) => this.#build(prom.default));
+    await this.#registry;
+  }
+
   /** Prometheus text exposition (the first call loads prom-client). */
   async text(): Promise<string> {
-    this.#registry ??= import('prom-client').then((prom) => this.#build(prom));
-    return (await this.#registry).metrics();
+    await this.prepare();
+    return (await this.#registry!).metrics();
   }
 
   /** The exposition's Content-Type (prom-client's, once text() has run). */

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { createListener } from '../../common/http/server.js';
-import { serveQueueStats } from '../../common/http/stats-grpc.js';
+import { serveQueueStats } from '../../common/http/queue-stats-server.js';
 import { emptyStat, type Stat } from '../../common/stats.js';
 import { createKubeApi, loadKubeConfig, type KubeApi } from '../../kubernetes/client.js';
 import { AutoscalerStatsClient } from '../../common/http/stats-grpc.js';

@@ -5,7 +5,8 @@ import { MAX_EVENT_STREAMS, startDashboardServer } from '../../../autoscaler/htt
 import { METRIC_NAMES } from '../../../autoscaler/http/metrics.js';
 import { createGrpcScraper } from '../../../autoscaler/http/scraper.js';
 import { startAutoscalerServers } from '../../../autoscaler/http/servers.js';
-import { AutoscalerStatsClient, serveQueueStats } from '../../../common/http/stats-grpc.js';
+import { serveQueueStats } from '../../../common/http/queue-stats-server.js';
+import { AutoscalerStatsClient } from '../../../common/http/stats-grpc.js';
 import { silentLogger } from '../../../common/logger.js';
 import { emptyStat, type Stat } from '../../../common/stats.js';
 import { FakeClock } from '../../support/fake-clock.js';
