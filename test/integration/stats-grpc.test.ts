@@ -87,7 +87,7 @@ function raw(port: number, headers: http2.OutgoingHttpHeaders, body: Buffer = Bu
     let got: http2.IncomingHttpHeaders = {};
     let trailers: http2.IncomingHttpHeaders = {};
     stream.on('response', (h) => (got = h));
-    stream.on('trailers', (t) => (trailers = t));
+    stream.on('trailers', (t: http2.IncomingHttpHeaders) => (trailers = t));
     stream.on('data', (c: Buffer) => chunks.push(c));
     stream.on('error', reject);
     stream.on('close', () => {
