@@ -6,6 +6,8 @@
  *    steady p99 (seconds 2–4) of the same run; goal ≤ 2×. Reported raw (a fresh client process, as a new user's tool),
  *    against a control (the same fresh client straight to the warm app: the client's own warm-up), and under a warm
  *    long-lived client (the queue-proxy's own warm-up).
+ *    BENCH_TIDE_BASELINE=/path/to/checkout/bin/tide.js adds that build's fresh queue-proxy under the warm client to
+ *    each start, right after this build's, for a before/after comparison on the same machine minute.
  * 2. Side by side in one run, from one warm long-lived client: direct to the app, through the queue-proxy, through the
  *    activator + queue-proxy, in interleaved rounds; goal activator + queue-proxy ≤ +2 ms p95 and ≤ +5 ms p99 over
  *    direct.
@@ -103,9 +105,9 @@ async function startApp(): Promise<{ port: number; child: ChildProcess }> {
   return { port, child };
 }
 
-async function startQueueProxy(appPort: number): Promise<{ port: number; child: ChildProcess }> {
+async function startQueueProxy(appPort: number, tideBin = TIDE): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
-  const [node, ...args] = queueProxyCommand(TIDE);
+  const [node, ...args] = queueProxyCommand(tideBin);
   const child = start(1, node, args, {
     CONTAINER_CONCURRENCY: '0',
     QUEUE_SERVING_PORT: String(port),
@@ -157,11 +159,13 @@ const cell = (x: Split): string => `${ms(quantile(x.first, 0.99)).padStart(7)} /
 async function warmUp(log: Log, appPort: number): Promise<void> {
   log(`warm-up: a fresh queue-proxy gets ${RATE} req/s the moment it is ready, for 4 s; ${WARMUP_STARTS} fresh starts`);
   log('p99 ms of the first second / steady (2-4 s) and their ratio; errors over all three loads');
-  log('start  control: fresh client→app   raw: fresh client→fresh QP   raw÷control   warm client→fresh QP   errors');
+  const baseline = process.env['BENCH_TIDE_BASELINE'];
+  log(`start  control: fresh client→app   raw: fresh client→fresh QP   raw÷control   warm client→fresh QP   errors${baseline ? '   warm client→baseline QP' : ''}`);
   const client = new WarmClient();
   const raws: number[] = [];
   const vsControl: number[] = [];
   const warms: number[] = [];
+  const baselines: number[] = [];
   try {
     await client.load(appPort, 2); // the warm client's own warm-up (JIT, its code paths), against the app
     for (let s = 0; s < WARMUP_STARTS; s++) {
@@ -180,17 +184,29 @@ async function warmUp(log: Log, appPort: number): Promise<void> {
       } finally {
         await stop(qp2.child);
       }
+      let before = '';
+      if (baseline !== undefined) {
+        const qp3 = await startQueueProxy(appPort, baseline);
+        try {
+          const b = split(await client.load(qp3.port, 4));
+          baselines.push(ratio99(b));
+          before = `   ${cell(b)}`;
+        } finally {
+          await stop(qp3.child);
+        }
+      }
       const [c, r, w] = [split(control), split(raw), split(warm)];
       raws.push(ratio99(r));
       vsControl.push(ratio99(r) / ratio99(c));
       warms.push(ratio99(w));
-      log(`${String(s + 1).padStart(5)}  ${cell(c).padEnd(24)}  ${cell(r).padEnd(27)}  ${vsControl.at(-1)!.toFixed(2).padStart(10)}   ${cell(w).padEnd(21)} ${String(errors(control) + errors(raw) + errors(warm)).padStart(6)}`);
+      log(`${String(s + 1).padStart(5)}  ${cell(c).padEnd(24)}  ${cell(r).padEnd(27)}  ${vsControl.at(-1)!.toFixed(2).padStart(10)}   ${cell(w).padEnd(21)} ${String(errors(control) + errors(raw) + errors(warm)).padStart(6)}${before}`);
     }
   } finally {
     await client.close();
   }
   const verdict = (r: number | undefined): string => `${r?.toFixed(2) ?? 'n/a'} → ${r !== undefined && r <= 2 ? 'met' : 'MISSED'}`;
   log(`goal first-second p99 ≤ 2× steady p99 (median of starts): raw ${verdict(median(raws))}; raw÷control ${verdict(median(vsControl))}; warm client ${verdict(median(warms))}`);
+  if (baseline !== undefined) log(`baseline (${baseline}) under the warm client, median of starts: ${median(baselines)?.toFixed(2) ?? 'n/a'}`);
 }
 
 async function sideBySide(log: Log, appPort: number, dir: string): Promise<void> {
