@@ -13,7 +13,8 @@
  * - Any other path: grpc-status 12 (UNIMPLEMENTED); a compressed request: 12; a request body over
  *   MAX_SCRAPE_REQUEST_BYTES: 8 (RESOURCE_EXHAUSTED); a body that is not whole gRPC frames: 13 (INTERNAL); a
  *   `latest()` that throws: 13. Another method: HTTP 405; another content type: HTTP 415.
- * - Idle sessions are closed after SESSION_IDLE_MS; at most MAX_STREAMS streams per session, MAX_CONNECTIONS connections.
+ * - A connection must complete the HTTP/2 preface and SETTINGS within PREFACE_TIMEOUT_MS; idle sessions are closed
+ *   after SESSION_IDLE_MS; at most MAX_STREAMS streams per session and MAX_CONNECTIONS connections.
  * The port is a plain TCP listener until the first connection: node:http2 (with node:tls and node:crypto, ~25 ms) is
  * loaded then, by the autoscaler's first scrape, not by the sidecar's start.
  */
@@ -25,9 +26,10 @@ import { loadHttp2 } from './h2-codes.js';
 export const SCRAPE_PATH = '/tide.stats.v1.QueueStats/Scrape';
 /** A ScrapeRequest is empty: five bytes of framing from grpc-js. Anything much larger is not a scrape. */
 export const MAX_SCRAPE_REQUEST_BYTES = 1024;
-const SESSION_IDLE_MS = 60_000;
+const SESSION_IDLE_MS = 30_000;
+export const PREFACE_TIMEOUT_MS = 5_000;
 const MAX_STREAMS = 16;
-const MAX_CONNECTIONS = 64;
+const MAX_CONNECTIONS = 256;
 
 /** gRPC status codes used here (as numbered by gRPC's status code list). */
 const GRPC_OK = 0;
@@ -181,7 +183,11 @@ function onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHe
  * Serves QueueStats.Scrape on `host:port` (port 0 picks one), answering each scrape with what `latest()` returns then.
  * Rejects if it cannot listen.
  */
-export async function serveQueueStats(latest: () => Stat, opts: { host?: string; port: number }): Promise<StartedQueueStatsServer> {
+export async function serveQueueStats(
+  latest: () => Stat,
+  opts: { host?: string; port: number; prefaceTimeoutMs?: number },
+): Promise<StartedQueueStatsServer> {
+  const prefaceTimeoutMs = opts.prefaceTimeoutMs ?? PREFACE_TIMEOUT_MS;
   const sessions = new Set<http2.ServerHttp2Session>();
   let h2: http2.Http2Server | undefined;
   const h2Server = (): http2.Http2Server => {
@@ -194,6 +200,11 @@ export async function serveQueueStats(latest: () => Stat, opts: { host?: string;
     h2.on('session', (session: http2.ServerHttp2Session) => {
       sessions.add(session);
       session.on('error', () => undefined);
+      // A peer that connects and never speaks HTTP/2 would hold a connection slot until the idle timeout.
+      const silent = setTimeout(() => session.destroy(), prefaceTimeoutMs);
+      silent.unref();
+      session.once('remoteSettings', () => clearTimeout(silent));
+      session.once('close', () => clearTimeout(silent));
       session.setTimeout(SESSION_IDLE_MS, () => session.close());
       session.once('close', () => sessions.delete(session));
     });

@@ -6,6 +6,7 @@ import { encodeStat, grpcFrame, MAX_SCRAPE_REQUEST_BYTES, SCRAPE_PATH, serveQueu
 import { AutoscalerStatsClient, QueueStatsClient, serveAutoscalerStats, type StartedGrpcServer } from '../../common/http/stats-grpc.js';
 import { fromRoot } from '../../common/paths.js';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import type { RevisionStat, Stat } from '../../common/stats.js';
 import { startSilentServer } from '../common/http/helpers.js';
 
@@ -198,6 +199,22 @@ describe('QueueStats.Scrape served without grpc-js (common/http/queue-stats-serv
     expect(closed).toBe(true);
     const client = new QueueStatsClient(`127.0.0.1:${server.port}`);
     closers.push(() => client.close());
+    expect((await client.scrape(2000)).podName).toBe('p');
+  });
+
+  it('closes a connection that never sends the HTTP/2 preface, and still serves scrapes', async () => {
+    const server = track(await serveQueueStats(() => emptyStatFor('p'), { host: '127.0.0.1', port: 0, prefaceTimeoutMs: 200 }));
+    const socket = connect(server.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.resume(); // read the server's SETTINGS and GOAWAY, so that the close is seen
+    const started = Date.now();
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    expect(Date.now() - started).toBeLessThan(3000);
+    const client = new QueueStatsClient(`127.0.0.1:${server.port}`);
+    closers.push(() => client.close());
+    // A slow scrape (past the preface timeout) on a connection that did speak HTTP/2 is not cut.
+    await new Promise((r) => setTimeout(r, 300));
     expect((await client.scrape(2000)).podName).toBe('p');
   });
 
