@@ -13,7 +13,8 @@
  * - Any other path: grpc-status 12 (UNIMPLEMENTED); a compressed request: 12; a request body over
  *   MAX_SCRAPE_REQUEST_BYTES: 8 (RESOURCE_EXHAUSTED); a body that is not whole gRPC frames: 13 (INTERNAL); a
  *   `latest()` that throws: 13. Another method: HTTP 405; another content type: HTTP 415.
- * - A connection must complete the HTTP/2 preface and SETTINGS within PREFACE_TIMEOUT_MS; idle sessions are closed
+ * - A connection must complete the HTTP/2 preface and SETTINGS within PREFACE_TIMEOUT_MS, a stream must end within
+ *   STREAM_TIMEOUT_MS (else it is cancelled); idle sessions are closed
  *   after SESSION_IDLE_MS; at most MAX_STREAMS streams per session and MAX_CONNECTIONS connections.
  * The port is a plain TCP listener until the first connection: node:http2 (with node:tls and node:crypto, ~25 ms) is
  * loaded then, by the autoscaler's first scrape, not by the sidecar's start.
@@ -21,13 +22,14 @@
 import type * as http2 from 'node:http2';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import type { Stat } from '../stats.js';
-import { loadHttp2 } from './h2-codes.js';
+import { H2_CANCEL, loadHttp2 } from './h2-codes.js';
 
 export const SCRAPE_PATH = '/tide.stats.v1.QueueStats/Scrape';
 /** A ScrapeRequest is empty: five bytes of framing from grpc-js. Anything much larger is not a scrape. */
 export const MAX_SCRAPE_REQUEST_BYTES = 1024;
 const SESSION_IDLE_MS = 30_000;
 export const PREFACE_TIMEOUT_MS = 5_000;
+export const STREAM_TIMEOUT_MS = 10_000;
 const MAX_STREAMS = 16;
 const MAX_CONNECTIONS = 256;
 
@@ -132,8 +134,10 @@ function httpError(stream: http2.ServerHttp2Stream, status: number, message: str
   stream.end(message);
 }
 
-function onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, latest: () => Stat): void {
+function onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, latest: () => Stat, streamTimeoutMs: number): void {
   stream.on('error', () => undefined); // a reset by the client; nothing to do
+  // A scrape is one small request: a stream still open after this (a body dripped or never ended) is cancelled.
+  stream.setTimeout(streamTimeoutMs, () => stream.close(H2_CANCEL));
   if (headers[':method'] !== 'POST') {
     httpError(stream, 405, 'gRPC requests are POST\n');
     return;
@@ -185,9 +189,10 @@ function onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHe
  */
 export async function serveQueueStats(
   latest: () => Stat,
-  opts: { host?: string; port: number; prefaceTimeoutMs?: number },
+  opts: { host?: string; port: number; prefaceTimeoutMs?: number; streamTimeoutMs?: number },
 ): Promise<StartedQueueStatsServer> {
   const prefaceTimeoutMs = opts.prefaceTimeoutMs ?? PREFACE_TIMEOUT_MS;
+  const streamTimeoutMs = opts.streamTimeoutMs ?? STREAM_TIMEOUT_MS;
   const sessions = new Set<http2.ServerHttp2Session>();
   let h2: http2.Http2Server | undefined;
   const h2Server = (): http2.Http2Server => {
@@ -208,7 +213,7 @@ export async function serveQueueStats(
       session.setTimeout(SESSION_IDLE_MS, () => session.close());
       session.once('close', () => sessions.delete(session));
     });
-    h2.on('stream', (stream, headers) => onStream(stream, headers, latest));
+    h2.on('stream', (stream, headers) => onStream(stream, headers, latest, streamTimeoutMs));
     h2.on('sessionError', () => undefined);
     return h2;
   };

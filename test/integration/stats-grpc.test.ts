@@ -218,6 +218,33 @@ describe('QueueStats.Scrape served without grpc-js (common/http/queue-stats-serv
     expect((await client.scrape(2000)).podName).toBe('p');
   });
 
+  it('cancels a stream whose request body never ends, and answers the next scrape on the same connection', async () => {
+    let asked = 0;
+    const server = track(
+      await serveQueueStats(() => {
+        asked++;
+        return emptyStatFor('p');
+      }, { host: '127.0.0.1', port: 0, streamTimeoutMs: 200 }),
+    );
+    const session = http2.connect(`http://127.0.0.1:${server.port}`);
+    session.on('error', () => undefined);
+    closers.push(() => session.destroy());
+    const stream = session.request(GRPC, { endStream: false });
+    stream.on('error', () => undefined);
+    stream.write(Buffer.from([0, 0, 0])); // part of a frame, then nothing
+    const code = await new Promise<number>((resolve) => stream.on('close', () => resolve(stream.rstCode ?? -1)));
+    expect(code).toBe(http2.constants.NGHTTP2_CANCEL);
+    expect(asked).toBe(0);
+    const next = session.request(GRPC, { endStream: false });
+    const chunks: Buffer[] = [];
+    next.on('data', (c: Buffer) => chunks.push(c));
+    await new Promise<void>((resolve) => {
+      next.on('close', () => resolve());
+      next.end(grpcFrame(Buffer.alloc(0)));
+    });
+    expect(Buffer.concat(chunks)).toEqual(grpcFrame(encodeStat(emptyStatFor('p'))));
+  });
+
   it('cannot listen on a port in use: rejects naming the address', async () => {
     const first = track(await serveQueueStats(() => emptyStatFor('p'), { host: '127.0.0.1', port: 0 }));
     await expect(serveQueueStats(() => emptyStatFor('p'), { host: '127.0.0.1', port: first.port })).rejects.toThrow(/EADDRINUSE/);
