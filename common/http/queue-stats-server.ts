@@ -122,10 +122,13 @@ function checkFrames(body: Buffer): 'ok' | 'compressed' | 'malformed' {
   return 'ok';
 }
 
+/** On every answer: the content type, and that only uncompressed messages are taken (a client may then stop compressing). */
+const GRPC_HEADERS = { 'content-type': 'application/grpc+proto', 'grpc-accept-encoding': 'identity' } as const;
+
 /** grpc-message is percent-encoded; these messages are plain ASCII without '%'. */
 function trailersOnly(stream: http2.ServerHttp2Stream, code: number, message: string): void {
   if (stream.destroyed || stream.headersSent) return;
-  stream.respond({ ':status': 200, 'content-type': 'application/grpc+proto', 'grpc-status': String(code), 'grpc-message': message }, { endStream: true });
+  stream.respond({ ':status': 200, ...GRPC_HEADERS, 'grpc-status': String(code), 'grpc-message': message }, { endStream: true });
 }
 
 function httpError(stream: http2.ServerHttp2Stream, status: number, message: string): void {
@@ -177,7 +180,7 @@ function onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHe
       trailersOnly(stream, GRPC_INTERNAL, err instanceof Error ? err.message.replace(/[^\x20-\x24\x26-\x7e]/g, ' ') : 'stat unavailable');
       return;
     }
-    stream.respond({ ':status': 200, 'content-type': 'application/grpc+proto' }, { waitForTrailers: true });
+    stream.respond({ ':status': 200, ...GRPC_HEADERS }, { waitForTrailers: true });
     stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': String(GRPC_OK) }));
     stream.end(body);
   });

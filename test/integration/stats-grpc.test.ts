@@ -166,6 +166,7 @@ describe('QueueStats.Scrape served without grpc-js (common/http/queue-stats-serv
     expect(a.headers['grpc-status'] ?? a.trailers['grpc-status']).toBe(code);
     expect(String(a.headers['grpc-message'] ?? '')).not.toBe('');
     expect(a.body.length).toBe(0);
+    expect(a.headers['grpc-accept-encoding']).toBe('identity');
     expect(asked).toBe(0);
   });
 
