@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { fromRoot } from '../common/paths.js';
 import { queueProxyCommand } from '../proxy/node-flags.js';
-import { freePort, median, start, stop, waitForLine } from './proxy.bench.js';
+import { baselineTide, freePort, median, start, stop, waitForLine } from './proxy.bench.js';
 
 type Log = (line: string) => void;
 
@@ -159,7 +159,7 @@ const cell = (x: Split): string => `${ms(quantile(x.first, 0.99)).padStart(7)} /
 async function warmUp(log: Log, appPort: number): Promise<void> {
   log(`warm-up: a fresh queue-proxy gets ${RATE} req/s the moment it is ready, for 4 s; ${WARMUP_STARTS} fresh starts`);
   log('p99 ms of the first second / steady (2-4 s) and their ratio; errors over all three loads');
-  const baseline = process.env['BENCH_TIDE_BASELINE'];
+  const baseline = baselineTide();
   log(`start  control: fresh client→app   raw: fresh client→fresh QP   raw÷control   warm client→fresh QP   errors${baseline ? '   warm client→baseline QP' : ''}`);
   const client = new WarmClient();
   const raws: number[] = [];

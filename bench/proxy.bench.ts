@@ -75,6 +75,18 @@ export async function freePort(): Promise<number> {
   return typeof addr === 'object' && addr ? addr.port : 0;
 }
 
+/**
+ * BENCH_TIDE_BASELINE: another built checkout's bin/tide.js, run beside this build for a before/after comparison on
+ * the same machine minute (the proxy, startup and e2e-latency benches). Undefined when unset; throws when the file is
+ * missing.
+ */
+export function baselineTide(): string | undefined {
+  const baseline = process.env['BENCH_TIDE_BASELINE'];
+  if (baseline === undefined || baseline === '') return undefined;
+  if (!existsSync(baseline)) throw new Error(`BENCH_TIDE_BASELINE: ${baseline} does not exist (a built checkout's bin/tide.js)`);
+  return baseline;
+}
+
 export async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -310,9 +322,8 @@ export default async function bench(log: Log): Promise<void> {
       `${ROUNDS} interleaved rounds (every target once per round, start rotating), medians reported (BENCH_ROUNDS, BENCH_SECONDS)`,
   );
   const targets: Target[] = [tideTarget('tide queue-proxy', TIDE), nodeTarget('bare undici proxy', 'undici'), nodeTarget('bare http-proxy', 'http-proxy')];
-  const baseline = process.env['BENCH_TIDE_BASELINE'];
+  const baseline = baselineTide();
   if (baseline) {
-    if (!existsSync(baseline)) throw new Error(`BENCH_TIDE_BASELINE: ${baseline} does not exist (a built checkout's bin/tide.js)`);
     targets.push(tideTarget('tide baseline', baseline));
     log(`baseline: tide queue-proxy from ${baseline}`);
   }

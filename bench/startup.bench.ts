@@ -7,12 +7,12 @@
  * before/after comparison in one run.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fromRoot } from '../common/paths.js';
 import { queueProxyCommand } from '../proxy/node-flags.js';
-import { freePort, median, stop } from './proxy.bench.js';
+import { baselineTide, freePort, median, stop } from './proxy.bench.js';
 
 type Log = (line: string) => void;
 
@@ -100,8 +100,7 @@ export default async function bench(log: Log): Promise<void> {
   const qp: Sample[] = [];
   const empty: Sample[] = [];
   const before: Sample[] = [];
-  const baseline = process.env['BENCH_TIDE_BASELINE'];
-  if (baseline !== undefined && !existsSync(baseline)) throw new Error(`BENCH_TIDE_BASELINE: ${baseline} does not exist (a built checkout's bin/tide.js)`);
+  const baseline = baselineTide();
   try {
     // The first start after a build fills the compile cache (bin/tide.js).
     await queueProxyStart(appPort);

@@ -36,7 +36,7 @@ export function builtinImported(path: string, kind: string): string | undefined 
 export const builtinsWithoutFacade: Plugin = {
   name: 'tide-builtins-without-facade',
   setup(b) {
-    b.onResolve({ filter: /^[a-z_:/]+$/ }, (args) => {
+    b.onResolve({ filter: /^[a-z0-9_:/]+$/ }, (args) => {
       const name = builtinImported(args.path, args.kind);
       return name === undefined ? undefined : { path: name, namespace: 'tide-builtin' };
     });

@@ -59,12 +59,13 @@ export async function startQueueProxy(config: Readonly<QueueProxyConfig>, opts: 
   const metrics = createListener({ handler: qp.metricsHandler, clock, onError });
   const listeners = [main, admin, metrics];
   const host = config.bindHost;
-  // The stats server listens with the others, before the first ready answer (common/http/queue-stats-server.ts).
-  const statsStarting = serveQueueStats(() => qp.latestStat(), { host, port: config.statsPort });
-  statsStarting.catch(() => undefined); // awaited below; a rejection before then is not unhandled
   let stats: StartedQueueStatsServer | undefined;
   let stopTicker: Cancel | undefined;
   try {
+    // The stats port listens before the serving port can answer a probe: the autoscaler scrapes ready pods, and one
+    // sampled pod that does not answer fails the revision's whole scrape (§c2).
+    stats = await serveQueueStats(() => qp.latestStat(), { host, port: config.statsPort, onError, onNotice });
+    startTrace.mark('stats listening');
     const [serving, adminPort, metricsPort] = await Promise.all([
       main.listen(config.servingPort, host),
       admin.listen(config.adminPort, host),
@@ -76,7 +77,6 @@ export async function startQueueProxy(config: Readonly<QueueProxyConfig>, opts: 
     void qp.readiness.isReady().then((ok) => {
       logger.info({ ready: ok }, ok ? 'app is ready' : 'app not ready after the start-up probe');
     });
-    stats = await statsStarting;
     const ports = { serving, admin: adminPort, stats: stats.port, metrics: metricsPort };
     logger.info({ ports, containerConcurrency: config.containerConcurrency, userPort: config.userPort }, 'queue-proxy listening');
 
@@ -111,7 +111,7 @@ export async function startQueueProxy(config: Readonly<QueueProxyConfig>, opts: 
     };
   } catch (err) {
     stopTicker?.();
-    await Promise.allSettled([...listeners.map((l) => l.close({ timeoutMs: 0 })), statsStarting.then((s) => s.close(0)), qp.close()]);
+    await Promise.allSettled([...listeners.map((l) => l.close({ timeoutMs: 0 })), stats?.close(0), qp.close()]);
     throw err;
   }
 }
@@ -146,37 +146,27 @@ export async function runQueueProxy(env: Env, logger: Logger = createLogger('que
       ? warmUpServingPath(config, { ...DEFAULT_WARM_UP, maxMs: config.warmUpMs }).then((w) => logger.info({ requests: w.requests, ms: Math.round(w.ms) }, 'serving path warmed up'))
       : Promise.resolve();
   const prober = new ReadinessProber(config.readinessProbes);
-  // Ready is said once the stats server listens too (startQueueProxy resolves then): the autoscaler scrapes ready pods.
-  let statsSettled: () => void = () => undefined;
-  const statsUp = new Promise<void>((r) => (statsSettled = r));
   let appReady = false;
   const readiness = {
     async isReady(): Promise<boolean> {
       const ok = await prober.isReady();
       appReady ||= ok;
       startTrace.mark('app probed');
-      if (ok) await Promise.all([warm, statsUp]);
+      if (ok) await warm;
       return ok;
     },
     close: () => prober.close(),
   };
-  let running: RunningQueueProxy;
-  try {
-    running = await startQueueProxy(config, { logger, readiness });
-  } finally {
-    statsSettled();
-  }
-  startTrace.mark('stats listening');
+  const running = await startQueueProxy(config, { logger, readiness });
   warm.then(() => prepareWhileAppStarts(running, () => appReady, logger)).catch((err: unknown) => logger.warn({ err }, 'loading ahead while the app starts failed'));
-  // TIDE_START_TRACE=1 (common/start-trace.ts): the start-up marks, written once the first ready answer has gone out.
+  // Once the first ready answer is out: the start-up marks (TIDE_START_TRACE=1, common/start-trace.ts), and the compile
+  // cache (bin/tide.js) written without waiting for the exit, since everything start-up loads is loaded by then.
   void running.qp.firstReadyAnswer.then(() => {
     startTrace.mark('first ready answer');
     writeStartTrace();
+    flushCompileCache?.();
   });
   return new Promise<number>((resolve) => {
-    // Everything start-up loads is loaded once the first ready answer is out: write the compile cache (bin/tide.js)
-    // without waiting for the exit.
-    void running.qp.firstReadyAnswer.then(() => flushCompileCache?.());
     const onSignal = (signal: NodeJS.Signals): void => {
       logger.info({ signal }, 'signal received');
       running.terminate().then(

@@ -14,15 +14,17 @@
  *   MAX_SCRAPE_REQUEST_BYTES: 8 (RESOURCE_EXHAUSTED); a body that is not whole gRPC frames: 13 (INTERNAL); a
  *   `latest()` that throws: 13. Another method: HTTP 405; another content type: HTTP 415.
  * - A connection must complete the HTTP/2 preface and SETTINGS within PREFACE_TIMEOUT_MS, a stream must end within
- *   STREAM_TIMEOUT_MS (else it is cancelled); idle sessions are closed
- *   after SESSION_IDLE_MS; at most MAX_STREAMS streams per session and MAX_CONNECTIONS connections.
- * The port is a plain TCP listener until the first connection: node:http2 (with node:tls and node:crypto, ~25 ms) is
- * loaded then, by the autoscaler's first scrape, not by the sidecar's start.
+ *   STREAM_TIMEOUT_MS (else it is cancelled); idle sessions are closed after SESSION_IDLE_MS; at most MAX_STREAMS
+ *   streams per session and MAX_CONNECTIONS connections. An HTTP/1 request has its connection closed.
+ * The port is the shared listener (common/http/server.ts: its preface deadline, connection cap, h2 idle and rapid-reset
+ * limits, header limits), which builds its HTTP/2 server at the first h2c connection: node:http2 (with node:tls and
+ * node:crypto, ~25 ms) is loaded by the autoscaler's first scrape, not by the sidecar's start.
  */
 import type * as http2 from 'node:http2';
-import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import type { Stat } from '../stats.js';
-import { H2_CANCEL, loadHttp2 } from './h2-codes.js';
+import { H2_CANCEL } from './h2-codes.js';
+import { createListener, type ListenerOptions } from './server.js';
+import { isHttp2, respondText, type Handler } from './types.js';
 
 export const SCRAPE_PATH = '/tide.stats.v1.QueueStats/Scrape';
 /** A ScrapeRequest is empty: five bytes of framing from grpc-js. Anything much larger is not a scrape. */
@@ -41,61 +43,53 @@ const GRPC_INTERNAL = 13;
 
 export interface StartedQueueStatsServer {
   port: number;
-  /** GOAWAY to every session, then destroys what is still open after `graceMs`. */
+  /** Stops accepting, GOAWAY to every session, destroys what is still open after `graceMs`. */
   close(graceMs?: number): Promise<void>;
 }
 
-/** proto3 varint of a non-negative integer below 2^64 (a bigint for int64 values past 2^53). */
-function pushVarint(out: number[], value: bigint): void {
+/** proto3 varint of an unsigned integer below 2^64 (a bigint: int64 values pass 2^53). */
+function varint(value: bigint): number[] {
+  const out: number[] = [];
   let v = value;
   while (v > 0x7fn) {
     out.push(Number(v & 0x7fn) | 0x80);
     v >>= 7n;
   }
   out.push(Number(v));
-}
-
-/**
- * A Stat in protobuf's binary form (stats.proto field numbers). proto3 leaves fields at their default (0, "") out, as
- * every protobuf encoder does; a decoder reads an absent field as its default.
- */
-export function encodeStat(s: Stat): Buffer {
-  const head: number[] = [];
-  const name = Buffer.from(s.podName, 'utf8');
-  if (name.length > 0) {
-    head.push((1 << 3) | 2);
-    pushVarint(head, BigInt(name.length));
-  }
-  const doubles: [number, number][] = [
-    [2, s.averageConcurrentRequests],
-    [3, s.averageProxiedConcurrentRequests],
-    [4, s.requestCount],
-    [5, s.proxiedRequestCount],
-    [6, s.processUptimeSeconds],
-    [8, s.queuedRequests ?? 0],
-    [9, s.maxWaitSeconds ?? 0],
-  ];
-  const present = doubles.filter(([, v]) => v !== 0);
-  const tail: number[] = [];
-  const ts = Math.trunc(s.timestampMs);
-  if (Number.isFinite(ts) && ts !== 0) {
-    tail.push((7 << 3) | 0);
-    pushVarint(tail, BigInt.asUintN(64, BigInt(ts)));
-  }
-  const out = Buffer.allocUnsafe(head.length + name.length + present.length * 9 + tail.length);
-  let at = Buffer.from(head).copy(out, 0);
-  at += name.copy(out, at);
-  // Fields in number order: 1, the doubles up to 6, then 7, then 8 and 9.
-  for (const [field, v] of present.filter(([f]) => f < 7)) at = writeDouble(out, at, field, v);
-  at += Buffer.from(tail).copy(out, at);
-  for (const [field, v] of present.filter(([f]) => f > 7)) at = writeDouble(out, at, field, v);
   return out;
 }
 
-function writeDouble(out: Buffer, at: number, field: number, v: number): number {
-  out[at] = (field << 3) | 1;
-  out.writeDoubleLE(v, at + 1);
-  return at + 9;
+/**
+ * A Stat in protobuf's binary form (stats.proto field numbers, written in number order). proto3 leaves a field at its
+ * default (0, "") out, as every protobuf encoder does; a decoder reads an absent field as its default.
+ */
+export function encodeStat(s: Stat): Buffer {
+  const parts: Buffer[] = [];
+  const name = Buffer.from(s.podName, 'utf8');
+  if (name.length > 0) parts.push(Buffer.from([(1 << 3) | 2, ...varint(BigInt(name.length))]), name);
+  const ts = Math.trunc(s.timestampMs);
+  const fields: [field: number, kind: 'double' | 'int64', value: number][] = [
+    [2, 'double', s.averageConcurrentRequests],
+    [3, 'double', s.averageProxiedConcurrentRequests],
+    [4, 'double', s.requestCount],
+    [5, 'double', s.proxiedRequestCount],
+    [6, 'double', s.processUptimeSeconds],
+    [7, 'int64', Number.isFinite(ts) ? ts : 0],
+    [8, 'double', s.queuedRequests ?? 0],
+    [9, 'double', s.maxWaitSeconds ?? 0],
+  ];
+  for (const [field, kind, v] of fields) {
+    if (v === 0) continue;
+    if (kind === 'int64') {
+      parts.push(Buffer.from([field << 3, ...varint(BigInt.asUintN(64, BigInt(v)))]));
+    } else {
+      const b = Buffer.allocUnsafe(9);
+      b[0] = (field << 3) | 1;
+      b.writeDoubleLE(v, 1);
+      parts.push(b);
+    }
+  }
+  return Buffer.concat(parts);
 }
 
 /** One gRPC message frame: the compressed flag (0), the length (big-endian uint32), the message. */
@@ -125,130 +119,86 @@ function checkFrames(body: Buffer): 'ok' | 'compressed' | 'malformed' {
 /** On every answer: the content type, and that only uncompressed messages are taken (a client may then stop compressing). */
 const GRPC_HEADERS = { 'content-type': 'application/grpc+proto', 'grpc-accept-encoding': 'identity' } as const;
 
-/** grpc-message is percent-encoded; these messages are plain ASCII without '%'. */
+/** A status with no message (headers that end the stream). grpc-message is percent-encoded; these are ASCII without '%'. */
 function trailersOnly(stream: http2.ServerHttp2Stream, code: number, message: string): void {
   if (stream.destroyed || stream.headersSent) return;
   stream.respond({ ':status': 200, ...GRPC_HEADERS, 'grpc-status': String(code), 'grpc-message': message }, { endStream: true });
 }
 
-function httpError(stream: http2.ServerHttp2Stream, status: number, message: string): void {
-  if (stream.destroyed || stream.headersSent) return;
-  stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8' });
-  stream.end(message);
-}
-
-function onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, latest: () => Stat, streamTimeoutMs: number): void {
-  stream.on('error', () => undefined); // a reset by the client; nothing to do
-  // A scrape is one small request: a stream still open after this (a body dripped or never ended) is cancelled.
-  stream.setTimeout(streamTimeoutMs, () => stream.close(H2_CANCEL));
-  if (headers[':method'] !== 'POST') {
-    httpError(stream, 405, 'gRPC requests are POST\n');
-    return;
-  }
-  const type = headers['content-type'];
-  if (typeof type !== 'string' || !/^application\/grpc(\+proto)?(;|$)/i.test(type)) {
-    httpError(stream, 415, 'content-type must be application/grpc\n');
-    return;
-  }
-  if (headers[':path'] !== SCRAPE_PATH) {
-    trailersOnly(stream, GRPC_UNIMPLEMENTED, `unknown method ${String(headers[':path']).slice(0, 200)}`);
-    stream.resume();
-    return;
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  stream.on('data', (chunk: Buffer) => {
-    size += chunk.length;
-    if (size > MAX_SCRAPE_REQUEST_BYTES) {
-      trailersOnly(stream, GRPC_RESOURCE_EXHAUSTED, `request over ${MAX_SCRAPE_REQUEST_BYTES} bytes`);
-      stream.close();
+/** The listener's handler: one Scrape per h2 stream; an HTTP/1 request has its connection closed (gRPC is HTTP/2). */
+function scrapeHandler(latest: () => Stat, streamTimeoutMs: number): Handler {
+  return (req, res) => {
+    if (!isHttp2(req)) {
+      res.destroy();
       return;
     }
-    chunks.push(chunk);
-  });
-  stream.on('end', () => {
-    if (stream.headersSent || stream.destroyed) return;
-    const framing = checkFrames(Buffer.concat(chunks));
-    if (framing !== 'ok') {
-      trailersOnly(stream, framing === 'compressed' ? GRPC_UNIMPLEMENTED : GRPC_INTERNAL, framing === 'compressed' ? 'compressed requests are not supported' : 'request is not whole gRPC frames');
+    const stream = req.stream;
+    // A scrape is one small request: a stream still open after this (a body dripped or never ended) is cancelled.
+    stream.setTimeout(streamTimeoutMs, () => stream.close(H2_CANCEL));
+    if (req.headers[':method'] !== 'POST') {
+      respondText(res, 405, 'gRPC requests are POST');
       return;
     }
-    let body: Buffer;
-    try {
-      body = grpcFrame(encodeStat(latest()));
-    } catch (err) {
-      trailersOnly(stream, GRPC_INTERNAL, err instanceof Error ? err.message.replace(/[^\x20-\x24\x26-\x7e]/g, ' ') : 'stat unavailable');
+    const type = req.headers['content-type'];
+    if (typeof type !== 'string' || !/^application\/grpc(\+proto)?(;|$)/i.test(type)) {
+      respondText(res, 415, 'content-type must be application/grpc');
       return;
     }
-    stream.respond({ ':status': 200, ...GRPC_HEADERS }, { waitForTrailers: true });
-    stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': String(GRPC_OK) }));
-    stream.end(body);
-  });
+    if (req.headers[':path'] !== SCRAPE_PATH) {
+      trailersOnly(stream, GRPC_UNIMPLEMENTED, `unknown method ${String(req.headers[':path']).slice(0, 200)}`);
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_SCRAPE_REQUEST_BYTES) {
+        trailersOnly(stream, GRPC_RESOURCE_EXHAUSTED, `request over ${MAX_SCRAPE_REQUEST_BYTES} bytes`);
+        stream.close();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (stream.headersSent || stream.destroyed) return;
+      const framing = checkFrames(Buffer.concat(chunks));
+      if (framing !== 'ok') {
+        trailersOnly(stream, framing === 'compressed' ? GRPC_UNIMPLEMENTED : GRPC_INTERNAL, framing === 'compressed' ? 'compressed requests are not supported' : 'request is not whole gRPC frames');
+        return;
+      }
+      let body: Buffer;
+      try {
+        body = grpcFrame(encodeStat(latest()));
+      } catch (err) {
+        trailersOnly(stream, GRPC_INTERNAL, err instanceof Error ? err.message.replace(/[^\x20-\x24\x26-\x7e]/g, ' ') : 'stat unavailable');
+        return;
+      }
+      const h2res = res as http2.Http2ServerResponse;
+      h2res.writeHead(200, GRPC_HEADERS);
+      h2res.addTrailers({ 'grpc-status': String(GRPC_OK) });
+      h2res.end(body);
+    });
+  };
 }
 
 /**
  * Serves QueueStats.Scrape on `host:port` (port 0 picks one), answering each scrape with what `latest()` returns then.
- * Rejects if it cannot listen.
+ * The port is the shared hardened listener (common/http/server.ts) with the limits above. Rejects if it cannot listen.
  */
 export async function serveQueueStats(
   latest: () => Stat,
-  opts: { host?: string; port: number; prefaceTimeoutMs?: number; streamTimeoutMs?: number },
+  opts: { host?: string; port: number; prefaceTimeoutMs?: number; streamTimeoutMs?: number } & Pick<ListenerOptions, 'onError' | 'onNotice'>,
 ): Promise<StartedQueueStatsServer> {
-  const prefaceTimeoutMs = opts.prefaceTimeoutMs ?? PREFACE_TIMEOUT_MS;
-  const streamTimeoutMs = opts.streamTimeoutMs ?? STREAM_TIMEOUT_MS;
-  const sessions = new Set<http2.ServerHttp2Session>();
-  let h2: http2.Http2Server | undefined;
-  const h2Server = (): http2.Http2Server => {
-    if (h2 !== undefined) return h2;
-    h2 = loadHttp2().createServer({
-      maxSessionMemory: 1,
-      maxHeaderListPairs: 32,
-      settings: { maxConcurrentStreams: MAX_STREAMS, maxHeaderListSize: 16 * 1024 },
-    });
-    h2.on('session', (session: http2.ServerHttp2Session) => {
-      sessions.add(session);
-      session.on('error', () => undefined);
-      // A peer that connects and never speaks HTTP/2 would hold a connection slot until the idle timeout.
-      const silent = setTimeout(() => session.destroy(), prefaceTimeoutMs);
-      silent.unref();
-      session.once('remoteSettings', () => clearTimeout(silent));
-      session.once('close', () => clearTimeout(silent));
-      session.setTimeout(SESSION_IDLE_MS, () => session.close());
-      session.once('close', () => sessions.delete(session));
-    });
-    h2.on('stream', (stream, headers) => onStream(stream, headers, latest, streamTimeoutMs));
-    h2.on('sessionError', () => undefined);
-    return h2;
-  };
-  const tcp = createTcpServer({ noDelay: true }, (socket: Socket) => {
-    socket.on('error', () => undefined);
-    h2Server().emit('connection', socket);
+  const listener = createListener({
+    handler: scrapeHandler(latest, opts.streamTimeoutMs ?? STREAM_TIMEOUT_MS),
+    ...(opts.onError ? { onError: opts.onError } : {}),
+    ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
+    headersTimeoutMs: opts.prefaceTimeoutMs ?? PREFACE_TIMEOUT_MS,
+    http2IdleTimeoutMs: SESSION_IDLE_MS,
+    http2MaxConcurrentStreams: MAX_STREAMS,
+    maxConnections: MAX_CONNECTIONS,
   });
-  tcp.maxConnections = MAX_CONNECTIONS;
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(opts.port, opts.host ?? '0.0.0.0', () => {
-      tcp.off('error', reject);
-      resolve();
-    });
-  });
-  tcp.on('error', () => undefined);
-  let closing: Promise<void> | undefined;
-  return {
-    port: (tcp.address() as AddressInfo).port,
-    close(graceMs = 1000) {
-      closing ??= new Promise<void>((resolve) => {
-        const force = setTimeout(() => {
-          for (const s of sessions) s.destroy();
-        }, graceMs);
-        force.unref();
-        tcp.close(() => {
-          clearTimeout(force);
-          resolve();
-        });
-        for (const s of sessions) s.close();
-      });
-      return closing;
-    },
-  };
+  const port = await listener.listen(opts.port, opts.host ?? '0.0.0.0');
+  return { port, close: (graceMs = 1000) => listener.close({ timeoutMs: graceMs }) };
 }

@@ -258,10 +258,10 @@ function refuse(req: ProxyRequest, res: ProxyResponse, status: number): void {
 const kRes = Symbol('tide.res');
 /** Field set on h2 responses: the bookkeeping of the session they belong to (idle timeout). */
 const kSession = Symbol('tide.session');
+const kLimit = Symbol('tide.bodyLimit');
 
 /** An h2 response with its session's bookkeeping (the class is built with the h2c server). */
 type TrackedResponse = ProxyResponse & { [kSession]?: SessionState | undefined };
-const kLimit = Symbol('tide.bodyLimit');
 
 interface LimitedRequest {
   [kRes]?: ProxyResponse | undefined;

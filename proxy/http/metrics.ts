@@ -209,18 +209,22 @@ export class QueueProxyMetrics {
     this.#circuitState = CIRCUIT_STATE_VALUE[s];
   }
 
-  /** Loads prom-client and builds the Registry now instead of at the first scrape. */
-  async prepare(): Promise<void> {
+  /** The Registry, built when first asked for (loading prom-client). */
+  #loaded(): Promise<Prom.Registry> {
     // prom-client is CommonJS: `default` is its module.exports both under Node's own loader and in the bundle, where
     // the chunk esbuild splits it into exports nothing else (its named exports were undefined there: /metrics was 500).
     this.#registry ??= import('prom-client').then((prom) => this.#build(prom.default));
-    await this.#registry;
+    return this.#registry;
+  }
+
+  /** Loads prom-client and builds the Registry now instead of at the first scrape. */
+  async prepare(): Promise<void> {
+    await this.#loaded();
   }
 
   /** Prometheus text exposition (the first call loads prom-client). */
   async text(): Promise<string> {
-    await this.prepare();
-    return (await this.#registry!).metrics();
+    return (await this.#loaded()).metrics();
   }
 
   /** The exposition's Content-Type (prom-client's, once text() has run). */

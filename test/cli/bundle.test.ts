@@ -114,7 +114,7 @@ describe('the bundled queue-proxy', () => {
     const files = readdirSync(dir).filter((f) => f.endsWith('.js'));
     expect(files.length).toBeGreaterThan(1);
     const imported = new Set<string>();
-    for (const f of files) for (const m of readFileSync(`${dir}/${f}`, 'utf8').matchAll(/\bfrom\s*["']((?:node:)?[a-z_/]+)["']/g)) imported.add(m[1]!);
+    for (const f of files) for (const m of readFileSync(`${dir}/${f}`, 'utf8').matchAll(/\bfrom\s*["']((?:node:)?[a-z0-9_/]+)["']/g)) imported.add(m[1]!);
     expect([...imported].filter((m) => !m.startsWith('.'))).toEqual(['node:module']);
   });
 
